@@ -1,0 +1,50 @@
+# PostgreSQL helpers shared by scripts/dev and scripts/test. Source it; do not run it.
+#
+# A cluster is a data folder plus a port, always on 127.0.0.1 with trust authentication for
+# local TCP connections: it is a developer's or a test run's private server, never a shared one.
+# initdb refuses to run as root, so as root the cluster belongs to the `postgres` system user
+# (created by Debian's postgresql package).
+
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+
+pg_as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# pg_free_port: prints a TCP port on 127.0.0.1 that is free right now.
+pg_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# pg_start DATA_DIR PORT: creates the cluster on first use, then starts it and waits until it
+# accepts connections (at most 30 s).
+pg_start() {
+  local data_dir=$1 port=$2
+  [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL server binaries not found (run scripts/install-deps)" >&2; return 1; }
+  mkdir -p "$data_dir"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$data_dir"; chmod 700 "$data_dir"; fi
+  if [ ! -f "$data_dir/PG_VERSION" ]; then
+    pg_as_owner "$PG_BIN/initdb" -D "$data_dir" -U postgres --auth=trust --encoding=UTF8 \
+      --locale=C.UTF-8 >"$data_dir.initdb.log" 2>&1 \
+      || { cat "$data_dir.initdb.log" >&2; return 1; }
+  fi
+  pg_as_owner "$PG_BIN/pg_ctl" -D "$data_dir" -l "$data_dir/server.log" -w -t 30 start \
+    -o "-p $port -k $data_dir -c listen_addresses=127.0.0.1 -c max_connections=200" >/dev/null \
+    || { tail -n 20 "$data_dir/server.log" >&2; return 1; }
+}
+
+# pg_stop DATA_DIR: fast shutdown (rolls back open transactions, keeps committed data).
+pg_stop() {
+  local data_dir=$1
+  [ -f "$data_dir/postmaster.pid" ] || return 0
+  pg_as_owner "$PG_BIN/pg_ctl" -D "$data_dir" -m fast -w -t 30 stop >/dev/null
+}
+
+# pg_url PORT [DATABASE]: the libpq URL of a database on the local cluster.
+pg_url() {
+  echo "postgresql://postgres@127.0.0.1:$1/${2:-postgres}"
+}

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <pqxx/pqxx>
+
+namespace payorch::testing {
+
+// A fresh PostgreSQL database with every migration applied, dropped when the object dies.
+// The server comes from PAYORCH_TEST_DATABASE_URL (scripts/test starts a throwaway cluster and
+// sets it); without it the constructor fails the test with a message saying so, never skips.
+class TestDatabase {
+ public:
+  TestDatabase();
+  ~TestDatabase();
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  // libpq URL of the fresh database, for the code under test and for child processes.
+  const std::string& url() const { return url_; }
+  // A new connection to it, for assertions.
+  std::unique_ptr<pqxx::connection> Connect() const;
+
+ private:
+  std::string server_url_;  // the server's maintenance database, to create and drop ours
+  std::string name_;
+  std::string url_;
+};
+
+// The URL of `database` on the server named by PAYORCH_TEST_DATABASE_URL.
+std::string TestServerUrlFor(const std::string& database);
+
+}  // namespace payorch::testing
