@@ -1,0 +1,320 @@
+// payorch-admin's commands against a real PostgreSQL: rows are inserted with plain SQL, the
+// commands are called as functions, and their output is parsed back.
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "db/database.hpp"
+#include "db/job_queries.hpp"
+#include "services/admin/commands.hpp"
+#include "tests/support/test_database.hpp"
+
+namespace payorch::admin {
+namespace {
+
+constexpr const char* kAuthorisation = "subscriptionReadyForPaymentAuthorisation";
+constexpr const char* kRawEvent =
+    R"({"broadcasterId":123,"topic":"subscriptionReadyForPaymentAuthorisation",)"
+    R"("data":{"subscriptionId":"332332332","customerEmail":"jane@example.com",)"
+    R"("token":"tok_secret_value","currency":"USD"}})";
+
+struct Output {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class AdminCommandsTest : public ::testing::Test {
+ protected:
+  AdminCommandsTest() : connection_(database_.Connect()) {}
+
+  // A job in `state` created at `created_at` (a timestamptz literal); the columns the schema's
+  // checks tie to the state are filled in. Returns its id.
+  std::int64_t InsertJob(const std::string& key, const std::string& state,
+                         const std::string& created_at,
+                         const std::string& raw_event = kRawEvent) {
+    pqxx::work tx(*connection_);
+    const auto id = tx.exec_params1(
+        "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
+        "  raw_event, state, created_at, finished_at, locked_by, locked_until, last_error) "
+        "VALUES ($1, 'po1_' || $1, 123, $2, 'sub-' || $1, $3, $4, $5::timestamptz, "
+        "  CASE WHEN $4 IN ('succeeded', 'dead', 'cancelled') THEN now() END, "
+        "  CASE WHEN $4 = 'running' THEN 'worker-1' END, "
+        "  CASE WHEN $4 = 'running' THEN now() + interval '30 s' END, "
+        "  CASE WHEN $4 = 'dead' THEN 'UNAVAILABLE: adapter down' END) "
+        "RETURNING id",
+        key, kAuthorisation, raw_event, state, created_at)[0].as<std::int64_t>();
+    tx.commit();
+    return id;
+  }
+
+  void InsertAttempt(std::int64_t job_id, int attempt, const std::string& grpc_status,
+                     const std::string& decision) {
+    pqxx::work tx(*connection_);
+    tx.exec_params0(
+        "INSERT INTO job_attempts (job_id, attempt, fence, worker_id, adapter, rpc, "
+        "  request_summary, started_at, finished_at, grpc_status, gateway_status, "
+        "  gateway_reference, error, decision) "
+        "VALUES ($1, $2::int, $2::int, 'worker-1', 'sandbox', 'Authorize', 'amount=1000 USD', "
+        "  timestamptz '2026-01-01 10:00:00Z' + $2::int * interval '1 min', "
+        "  timestamptz '2026-01-01 10:00:00.250Z' + $2::int * interval '1 min', $3, "
+        "  CASE WHEN $3 = 'OK' THEN 'APPROVED' END, CASE WHEN $3 = 'OK' THEN 'ref-1' END, "
+        "  CASE WHEN $3 <> 'OK' THEN 'connection refused' END, $4)",
+        job_id, attempt, grpc_status, decision);
+    tx.commit();
+  }
+
+  Output List(JobsListOptions options) {
+    Output output;
+    std::ostringstream out, err;
+    output.exit_code = RunJobsList(*connection_, options, out, err);
+    output.out = out.str();
+    output.err = err.str();
+    return output;
+  }
+
+  Output Show(std::int64_t id, bool json) {
+    Output output;
+    std::ostringstream out, err;
+    output.exit_code = RunJobsShow(*connection_, JobsShowOptions{id, json}, out, err);
+    output.out = out.str();
+    output.err = err.str();
+    return output;
+  }
+
+  // The ids of a `jobs list --json` run, in output order.
+  std::vector<std::int64_t> ListedIds(JobsListOptions options) {
+    options.json = true;
+    const auto output = List(options);
+    EXPECT_EQ(output.exit_code, kExitOk) << output.err;
+    std::vector<std::int64_t> ids;
+    const auto document = boost::json::parse(output.out);
+    for (const auto& job : document.at("jobs").as_array()) {
+      ids.push_back(job.at("id").as_int64());
+    }
+    return ids;
+  }
+
+  testing::TestDatabase database_;
+  std::unique_ptr<pqxx::connection> connection_;
+};
+
+TEST_F(AdminCommandsTest, ListsNewestFirstBreakingTiesByIdDescending) {
+  const auto oldest = InsertJob("a", "queued", "2026-01-01 10:00:00Z");
+  const auto newest = InsertJob("b", "queued", "2026-01-03 10:00:00Z");
+  const auto tie_low = InsertJob("c", "queued", "2026-01-02 10:00:00Z");
+  const auto tie_high = InsertJob("d", "queued", "2026-01-02 10:00:00Z");
+  EXPECT_EQ(ListedIds({}),
+            (std::vector<std::int64_t>{newest, tie_high, tie_low, oldest}));
+}
+
+TEST_F(AdminCommandsTest, FiltersByOneOrSeveralStates) {
+  const auto queued = InsertJob("q", "queued", "2026-01-01 10:00:00Z");
+  const auto dead = InsertJob("d", "dead", "2026-01-02 10:00:00Z");
+  const auto succeeded = InsertJob("s", "succeeded", "2026-01-03 10:00:00Z");
+  const auto running = InsertJob("r", "running", "2026-01-04 10:00:00Z");
+  EXPECT_EQ(ListedIds({.states = {"dead"}}), (std::vector<std::int64_t>{dead}));
+  EXPECT_EQ(ListedIds({.states = {"dead", "queued"}}),
+            (std::vector<std::int64_t>{dead, queued}));
+  EXPECT_EQ(ListedIds({.states = {"running,succeeded"}}),
+            (std::vector<std::int64_t>{running, succeeded}));
+  EXPECT_TRUE(ListedIds({.states = {"cancelled"}}).empty());
+  EXPECT_EQ(ListedIds({}).size(), 4u);
+}
+
+TEST_F(AdminCommandsTest, LimitKeepsTheNewestJobs) {
+  std::vector<std::int64_t> ids;
+  for (int day = 1; day <= 5; ++day) {
+    ids.push_back(InsertJob("k" + std::to_string(day), "queued",
+                            "2026-01-0" + std::to_string(day) + " 10:00:00Z"));
+  }
+  EXPECT_EQ(ListedIds({.states = {}, .limit = 2}), (std::vector<std::int64_t>{ids[4], ids[3]}));
+  EXPECT_EQ(ListedIds({.states = {}, .limit = 1000}).size(), 5u);
+}
+
+TEST_F(AdminCommandsTest, ListJsonHasTheDocumentedShape) {
+  const auto id = InsertJob("a", "dead", "2026-01-02 03:04:05.678Z");
+  const auto output = List({.states = {}, .limit = kDefaultListLimit, .json = true});
+  ASSERT_EQ(output.exit_code, kExitOk) << output.err;
+  EXPECT_TRUE(output.err.empty());
+  // One JSON document on one line.
+  EXPECT_EQ(output.out.find('\n'), output.out.size() - 1);
+  const auto document = boost::json::parse(output.out).as_object();
+  ASSERT_EQ(document.size(), 1u);
+  const auto& jobs = document.at("jobs").as_array();
+  ASSERT_EQ(jobs.size(), 1u);
+  const auto& job = jobs[0].as_object();
+  EXPECT_EQ(job.at("id").as_int64(), id);
+  EXPECT_EQ(job.at("state"), "dead");
+  EXPECT_EQ(job.at("topic"), kAuthorisation);
+  EXPECT_EQ(job.at("subscription_id"), "sub-a");
+  EXPECT_TRUE(job.at("outcome").is_null());
+  EXPECT_EQ(job.at("attempts"), 0);
+  EXPECT_EQ(job.at("last_error"), "UNAVAILABLE: adapter down");
+  EXPECT_EQ(job.at("created_at"), "2026-01-02T03:04:05.678000Z");
+  EXPECT_TRUE(job.at("updated_at").is_string());
+}
+
+TEST_F(AdminCommandsTest, TimestampsAreUtcWhateverTheSessionTimeZone) {
+  InsertJob("a", "queued", "2026-01-02 03:04:05Z");
+  {
+    pqxx::nontransaction tx(*connection_);
+    tx.exec0("SET TIME ZONE 'Asia/Tokyo'");
+  }
+  const auto jobs = db::ListJobs(*connection_, {});
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].created_at, "2026-01-02T03:04:05.000000Z");
+}
+
+TEST_F(AdminCommandsTest, ListTableShowsTheJobs) {
+  const auto id = InsertJob("a", "dead", "2026-01-02 03:04:05Z");
+  const auto output = List({});
+  ASSERT_EQ(output.exit_code, kExitOk) << output.err;
+  EXPECT_EQ(output.out.rfind("ID  STATE  TOPIC", 0), 0u) << output.out;
+  EXPECT_NE(output.out.find(std::to_string(id) + "   dead   " + kAuthorisation + "  sub-a"),
+            std::string::npos)
+      << output.out;
+  EXPECT_NE(output.out.find("2026-01-02T03:04:05Z  UNAVAILABLE: adapter down\n"),
+            std::string::npos)
+      << output.out;
+}
+
+TEST_F(AdminCommandsTest, BadStateExitsTwoAndNamesTheValidStates) {
+  InsertJob("a", "queued", "2026-01-01 10:00:00Z");
+  const auto output = List({.states = {"queued", "failed"}});
+  EXPECT_EQ(output.exit_code, kExitUsage);
+  EXPECT_TRUE(output.out.empty());
+  EXPECT_EQ(output.err,
+            "payorch-admin: unknown job state \"failed\" (valid states: queued, running, "
+            "in_doubt, succeeded, dead, cancelled)\n");
+}
+
+TEST_F(AdminCommandsTest, LimitOutOfRangeExitsTwo) {
+  EXPECT_EQ(List({.states = {}, .limit = 0}).exit_code, kExitUsage);
+  EXPECT_EQ(List({.states = {}, .limit = db::kMaxListJobsLimit + 1}).exit_code, kExitUsage);
+}
+
+TEST_F(AdminCommandsTest, ShowJsonHasTheJobMaskedAndItsAttemptsInOrder) {
+  const auto id = InsertJob("a", "running", "2026-01-02 03:04:05Z");
+  // Recorded out of order: the output is still in attempt order.
+  InsertAttempt(id, 2, "OK", "succeeded");
+  InsertAttempt(id, 1, "UNAVAILABLE", "retry");
+  const auto other = InsertJob("b", "queued", "2026-01-02 03:04:05Z");
+  InsertAttempt(other, 1, "OK", "succeeded");
+
+  const auto output = Show(id, /*json=*/true);
+  ASSERT_EQ(output.exit_code, kExitOk) << output.err;
+  EXPECT_EQ(output.out.find("tok_secret_value"), std::string::npos);
+  EXPECT_EQ(output.out.find("jane@example.com"), std::string::npos);
+
+  const auto document = boost::json::parse(output.out).as_object();
+  ASSERT_EQ(document.size(), 2u);
+  const auto& job = document.at("job").as_object();
+  EXPECT_EQ(job.at("id").as_int64(), id);
+  EXPECT_EQ(job.at("event_key"), "a");
+  EXPECT_EQ(job.at("idempotency_key"), "po1_a");
+  EXPECT_EQ(job.at("broadcaster_id"), 123);
+  EXPECT_EQ(job.at("state"), "running");
+  EXPECT_EQ(job.at("locked_by"), "worker-1");
+  EXPECT_TRUE(job.at("locked_until").is_string());
+  EXPECT_TRUE(job.at("finished_at").is_null());
+  EXPECT_EQ(job.at("created_at"), "2026-01-02T03:04:05.000000Z");
+  EXPECT_EQ(job.at("raw_event").at("data").at("token"), "***");
+  EXPECT_EQ(job.at("raw_event").at("data").at("customerEmail"), "***");
+  EXPECT_EQ(job.at("raw_event").at("data").at("subscriptionId"), "332332332");
+
+  const auto& attempts = document.at("attempts").as_array();
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].at("attempt"), 1);
+  EXPECT_EQ(attempts[0].at("grpc_status"), "UNAVAILABLE");
+  EXPECT_EQ(attempts[0].at("error"), "connection refused");
+  EXPECT_EQ(attempts[0].at("decision"), "retry");
+  EXPECT_EQ(attempts[0].at("started_at"), "2026-01-01T10:01:00.000000Z");
+  EXPECT_EQ(attempts[0].at("duration_ms"), 250);
+  EXPECT_EQ(attempts[1].at("attempt"), 2);
+  EXPECT_EQ(attempts[1].at("gateway_status"), "APPROVED");
+  EXPECT_EQ(attempts[1].at("gateway_reference"), "ref-1");
+  EXPECT_EQ(attempts[1].at("request_summary"), "amount=1000 USD");
+}
+
+TEST_F(AdminCommandsTest, ShowTableHasTheJobAndEveryAttemptWithoutSecrets) {
+  const auto id = InsertJob("a", "dead", "2026-01-02 03:04:05Z");
+  InsertAttempt(id, 1, "UNAVAILABLE", "retry");
+  InsertAttempt(id, 2, "UNAVAILABLE", "dead");
+  const auto output = Show(id, /*json=*/false);
+  ASSERT_EQ(output.exit_code, kExitOk) << output.err;
+  EXPECT_NE(output.out.find("state              dead\n"), std::string::npos) << output.out;
+  EXPECT_NE(output.out.find("last error         UNAVAILABLE: adapter down\n"), std::string::npos)
+      << output.out;
+  EXPECT_NE(output.out.find(R"("token":"***")"), std::string::npos) << output.out;
+  EXPECT_EQ(output.out.find("tok_secret_value"), std::string::npos);
+  EXPECT_EQ(output.out.find("jane@example.com"), std::string::npos);
+  EXPECT_NE(output.out.find("attempts (2):\n"), std::string::npos) << output.out;
+  EXPECT_NE(output.out.find("\n1        worker-1  sandbox  Authorize"), std::string::npos)
+      << output.out;
+  EXPECT_NE(output.out.find("\n2        worker-1  sandbox  Authorize"), std::string::npos)
+      << output.out;
+}
+
+TEST_F(AdminCommandsTest, ShowUnknownIdExitsOne) {
+  InsertJob("a", "queued", "2026-01-02 03:04:05Z");
+  const auto output = Show(999999, /*json=*/false);
+  EXPECT_EQ(output.exit_code, kExitFailure);
+  EXPECT_TRUE(output.out.empty());
+  EXPECT_EQ(output.err, "payorch-admin: job 999999 not found\n");
+  EXPECT_EQ(Show(999999, /*json=*/true).exit_code, kExitFailure);
+}
+
+TEST_F(AdminCommandsTest, RepositoryAnswersEmptyForUnknownJobs) {
+  EXPECT_FALSE(db::FindJob(*connection_, 42).has_value());
+  EXPECT_TRUE(db::ListAttempts(*connection_, 42).empty());
+  EXPECT_TRUE(db::ListJobs(*connection_, {}).empty());
+}
+
+TEST_F(AdminCommandsTest, RepositoryClampsTheLimit) {
+  InsertJob("a", "queued", "2026-01-01 10:00:00Z");
+  InsertJob("b", "queued", "2026-01-02 10:00:00Z");
+  // Out-of-range limits are clamped into [1, kMaxListJobsLimit], never passed through.
+  EXPECT_EQ(db::ListJobs(*connection_, {.states = {}, .limit = 0}).size(), 1u);
+  EXPECT_EQ(db::ListJobs(*connection_, {.states = {}, .limit = -5}).size(), 1u);
+  EXPECT_EQ(db::ListJobs(*connection_, {.states = {}, .limit = 1'000'000}).size(), 2u);
+}
+
+TEST_F(AdminCommandsTest, MigrateOnACurrentDatabaseIsANoOp) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunMigrate(*connection_, {}, out, err), kExitOk) << err.str();
+  EXPECT_EQ(out.str(), "database is up to date\n");
+
+  std::ostringstream status_out, status_err;
+  EXPECT_EQ(RunMigrate(*connection_, {.status_only = true}, status_out, status_err), kExitOk);
+  EXPECT_EQ(status_out.str().rfind("MIGRATION      STATE    APPLIED AT\n", 0), 0u)
+      << status_out.str();
+  EXPECT_NE(status_out.str().find("0001_jobs.sql  applied  "), std::string::npos);
+  EXPECT_NE(status_out.str().find(" applied, 0 pending\n"), std::string::npos);
+}
+
+TEST_F(AdminCommandsTest, MigrateAppliesWhatIsPending) {
+  {
+    // An empty database: drop everything the fixture applied.
+    pqxx::work tx(*connection_);
+    tx.exec0("DROP SCHEMA public CASCADE");
+    tx.exec0("CREATE SCHEMA public");
+    tx.commit();
+  }
+  std::ostringstream status_out, status_err;
+  EXPECT_EQ(RunMigrate(*connection_, {.status_only = true}, status_out, status_err), kExitOk)
+      << status_err.str();
+  EXPECT_NE(status_out.str().find("0001_jobs.sql  pending  -\n"), std::string::npos)
+      << status_out.str();
+
+  std::ostringstream out, err;
+  EXPECT_EQ(RunMigrate(*connection_, {}, out, err), kExitOk) << err.str();
+  EXPECT_NE(out.str().find("applied 0001_jobs.sql\n"), std::string::npos) << out.str();
+  EXPECT_TRUE(db::ListJobs(*connection_, {}).empty());
+}
+
+}  // namespace
+}  // namespace payorch::admin
