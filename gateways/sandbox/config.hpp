@@ -1,0 +1,23 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace payorch::gateways::sandbox {
+
+// The validated settings of payorch-sandbox-gateway (flags, with environment fallbacks).
+struct SandboxConfig {
+  std::string listen = "127.0.0.1:50051";  // --listen, PAYORCH_SANDBOX_LISTEN
+  std::string log_level = "info";          // --log-level, PAYORCH_LOG_LEVEL
+  std::string state_file;                  // --state-file, PAYORCH_SANDBOX_STATE_FILE
+};
+
+// Pure: why `config` is unusable, or nullopt when it is fine. Listen addresses are host:port
+// with a port in 0..65535 (0 = any free port); IPv6 hosts in brackets.
+[[nodiscard]] std::optional<std::string> ValidateConfig(const SandboxConfig& config);
+
+// Pure: the port of a host:port address, or nullopt when it is not one.
+[[nodiscard]] std::optional<int> ListenPort(std::string_view listen);
+
+}  // namespace payorch::gateways::sandbox

@@ -1,0 +1,97 @@
+#include "gateways/sandbox/sandbox_server.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <spdlog/spdlog.h>
+
+namespace payorch::gateways::sandbox {
+
+namespace {
+
+SandboxOptions OptionsListeningOn(std::string listen) {
+  SandboxOptions options;
+  options.listen = std::move(listen);
+  return options;
+}
+
+}  // namespace
+
+SandboxServer::SandboxServer(std::string listen)
+    : SandboxServer(OptionsListeningOn(std::move(listen))) {}
+
+SandboxServer::SandboxServer(SandboxOptions options) : options_(std::move(options)) {
+  if (options_.max_threads < 2) throw std::runtime_error("max_threads must be at least 2");
+
+  StateFile::Loaded loaded;
+  if (!options_.state_file.empty()) {
+    state_file_ = StateFile::Open(options_.state_file, loaded);
+    if (loaded.skipped_lines > 0) {
+      spdlog::warn("msg=\"state file has unreadable lines\" path={} skipped={}",
+                   options_.state_file, loaded.skipped_lines);
+    }
+  }
+  store_ = std::make_unique<KeyStore>(state_file_.get());
+  store_->Restore(loaded.effects);
+  if (state_file_) {
+    spdlog::info("msg=\"state file loaded\" path={} effects={}", options_.state_file,
+                 loaded.effects.size());
+  }
+
+  gateway_service_ = std::make_unique<GatewayServiceImpl>(*store_, delays_, in_flight_);
+  control_service_ = std::make_unique<ControlServiceImpl>(*store_);
+
+  // Process-wide switch; the default service answers SERVING for "" while the server runs.
+  grpc::EnableDefaultHealthCheckService(true);
+
+  grpc::ServerBuilder builder;
+  // The sync server uses one thread per call in flight; the quota caps them so that a flood of
+  // slow calls gets RESOURCE_EXHAUSTED instead of exhausting the process.
+  grpc::ResourceQuota quota("payorch-sandbox-gateway");
+  quota.SetMaxThreads(options_.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(gateway_service_.get());
+  builder.RegisterService(control_service_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    throw std::runtime_error("cannot listen on " + options_.listen);
+  }
+}
+
+SandboxServer::~SandboxServer() {
+  Shutdown(std::chrono::seconds(1));
+  server_->Wait();
+}
+
+std::string SandboxServer::address() const {
+  const auto colon = options_.listen.rfind(':');
+  std::string host = options_.listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return host + ":" + std::to_string(port_);
+}
+
+void SandboxServer::Shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(shutdown_mutex_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  delays_.Open();
+  if (!in_flight_.WaitIdle(std::chrono::steady_clock::now() + grace)) {
+    spdlog::warn("msg=\"sandbox shutdown grace expired with calls in flight\" grace_ms={}",
+                 grace.count());
+  }
+  // The handlers have returned; gRPC sends their answers right after. Give that a short bound
+  // rather than the whole grace: past the deadline gRPC cancels what is left, and until then it
+  // also waits for idle client connections, which notice the GOAWAY only at their next poll.
+  // A call cancelled here is one its client treats as in doubt and asks about again.
+  server_->Shutdown(std::chrono::system_clock::now() + std::min(grace, kAnswerFlush));
+}
+
+void SandboxServer::Wait() { server_->Wait(); }
+
+}  // namespace payorch::gateways::sandbox

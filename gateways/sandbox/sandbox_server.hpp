@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "gateways/sandbox/control_service.hpp"
+#include "gateways/sandbox/gateway_service.hpp"
+#include "gateways/sandbox/key_store.hpp"
+#include "gateways/sandbox/state_file.hpp"
+
+namespace payorch::gateways::sandbox {
+
+struct SandboxOptions {
+  // host:port; port 0 picks a free port (see SandboxServer::port()).
+  std::string listen = "127.0.0.1:0";
+  // Empty: keys live in memory only. Otherwise the append-only effect log (see StateFile).
+  std::string state_file;
+  // The sync server's thread cap: how many calls (slow ones included) can be in flight.
+  int max_threads = 256;
+};
+
+// The sandbox gateway adapter, running: PaymentGateway, SandboxControl and grpc.health.v1.Health
+// on one port. Used by main.cpp and by tests that want a real adapter in-process:
+//
+//   payorch::gateways::sandbox::SandboxServer sandbox;           // 127.0.0.1, a free port
+//   auto channel = grpc::CreateChannel(sandbox.address(), grpc::InsecureChannelCredentials());
+//   ... sandbox.store().Find("key")->effects ...
+//
+// The constructor starts serving (threads owned by gRPC) and throws std::runtime_error when the
+// address cannot be bound or the state file cannot be read; the destructor shuts down.
+class SandboxServer {
+ public:
+  explicit SandboxServer(std::string listen = "127.0.0.1:0");
+  explicit SandboxServer(SandboxOptions options);
+  ~SandboxServer();
+  SandboxServer(const SandboxServer&) = delete;
+  SandboxServer& operator=(const SandboxServer&) = delete;
+
+  // The bound port (the selected one when listening on port 0).
+  int port() const { return port_; }
+  // "host:port" to dial, with the bound port.
+  std::string address() const;
+
+  // Direct access to the key records (same data as SandboxControl), for in-process tests.
+  KeyStore& store() { return *store_; }
+
+  // Ends scripted delays, waits up to `grace` for PaymentGateway calls in flight to answer, then
+  // stops the server (cancelling whatever still runs). Idempotent; thread-safe.
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
+  // Blocks until the server has shut down (after Shutdown from another thread).
+  void Wait();
+
+ private:
+  // How long Shutdown lets gRPC send the answers of calls that have just returned.
+  static constexpr std::chrono::milliseconds kAnswerFlush{1000};
+
+  SandboxOptions options_;
+  std::unique_ptr<StateFile> state_file_;
+  std::unique_ptr<KeyStore> store_;
+  DelayGate delays_;
+  InFlightCalls in_flight_;
+  std::unique_ptr<GatewayServiceImpl> gateway_service_;
+  std::unique_ptr<ControlServiceImpl> control_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::mutex shutdown_mutex_;
+  bool shut_down_ = false;
+};
+
+}  // namespace payorch::gateways::sandbox

@@ -1,0 +1,44 @@
+#include "gateways/sandbox/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace payorch::gateways::sandbox {
+namespace {
+
+TEST(SandboxConfigTest, ListenPortParsesHostPort) {
+  const std::vector<std::pair<std::string, std::optional<int>>> cases = {
+      {"127.0.0.1:50051", 50051}, {"0.0.0.0:0", 0},      {"localhost:65535", 65535},
+      {"[::1]:8080", 8080},       {"[::]:1", 1},         {"127.0.0.1", std::nullopt},
+      {":50051", std::nullopt},   {"host:", std::nullopt}, {"host:65536", std::nullopt},
+      {"host:-1", std::nullopt},  {"host:12a", std::nullopt}, {"::1:80", std::nullopt},
+      {"host:123456", std::nullopt}, {"", std::nullopt},
+  };
+  for (const auto& [listen, port] : cases) {
+    EXPECT_EQ(ListenPort(listen), port) << "listen: \"" << listen << "\"";
+  }
+}
+
+TEST(SandboxConfigTest, DefaultsAreValid) {
+  EXPECT_EQ(ValidateConfig(SandboxConfig{}), std::nullopt);
+}
+
+TEST(SandboxConfigTest, BadSettingsAreNamed) {
+  SandboxConfig bad_listen;
+  bad_listen.listen = "nowhere";
+  const auto listen_problem = ValidateConfig(bad_listen);
+  ASSERT_TRUE(listen_problem.has_value());
+  EXPECT_NE(listen_problem->find("--listen"), std::string::npos);
+
+  SandboxConfig bad_level;
+  bad_level.log_level = "loud";
+  const auto level_problem = ValidateConfig(bad_level);
+  ASSERT_TRUE(level_problem.has_value());
+  EXPECT_NE(level_problem->find("--log-level"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace payorch::gateways::sandbox
