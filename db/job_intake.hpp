@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+namespace payorch::db {
+
+// One delivery of an event payorch acts on, as the ingress stores it (DOMAIN.md, "Idempotency").
+// Optional fields are NULL in the database when empty.
+struct NewJob {
+  std::string event_key;
+  std::string idempotency_key;
+  std::int64_t broadcaster_id = 0;
+  std::string topic;
+  std::string subscription_id;
+  std::string payment_gateway;        // empty -> NULL
+  std::string payment_method_id;      // empty -> NULL
+  std::string dunning_attempt_date;   // UTC RFC 3339 ("...Z"); empty -> NULL
+  std::string raw_event;              // the body exactly as received
+};
+
+// What happened to one NewJob: the job that holds its event, and whether that job existed
+// already (an earlier delivery, or an earlier entry of the same batch).
+struct InsertedJob {
+  std::int64_t job_id = 0;
+  bool duplicate = false;
+};
+
+// One delivery of an event payorch does not act on, kept for audit.
+struct IgnoredEvent {
+  std::optional<std::int64_t> broadcaster_id;
+  std::string topic;
+  std::string raw_event;
+};
+
+// Inserts one job per distinct event key with one statement, whatever the batch size. A key that
+// already has a job is not inserted again: that job's `deliveries` grows by the number of
+// deliveries and `last_delivery_at` becomes now(). Entries with the same key inside `jobs` are
+// merged (PostgreSQL refuses to update one row twice in a statement) and all get the same job id;
+// the first entry of a new key is the non-duplicate one. Result i belongs to jobs[i]. Rows are
+// written in event-key order so that concurrent batches lock rows in the same order and never
+// deadlock. Runs inside `tx`; the caller commits. Throws DatabaseError.
+std::vector<InsertedJob> InsertJobs(pqxx::transaction_base& tx, std::span<const NewJob> jobs);
+
+// Appends the events to ignored_events with one statement. Runs inside `tx`. Throws DatabaseError.
+void RecordIgnoredEvents(pqxx::transaction_base& tx, std::span<const IgnoredEvent> events);
+
+// The ingress's unit of group commit: both of the above in one transaction, committed before it
+// returns. When it throws, nothing of the batch is stored, or (DatabaseError::in_doubt) the
+// outcome is unknown; either way nobody may be told "stored". Throws DatabaseError.
+std::vector<InsertedJob> StoreIntakeBatch(pqxx::connection_base& connection,
+                                          std::span<const NewJob> jobs,
+                                          std::span<const IgnoredEvent> ignored);
+
+// Convenience for callers with jobs only (tests, tools): one transaction, committed.
+std::vector<InsertedJob> InsertJobs(pqxx::connection_base& connection,
+                                    std::span<const NewJob> jobs);
+
+// Readiness probe: a round trip to the server. Throws DatabaseError when it is not reachable.
+void Ping(pqxx::connection_base& connection);
+
+// Bounds every statement of this session so a stalled server turns into an error instead of
+// requests waiting forever. Call once per new connection.
+void SetStatementTimeout(pqxx::connection_base& connection, int milliseconds);
+
+}  // namespace payorch::db

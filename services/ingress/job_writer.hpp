@@ -1,0 +1,72 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "services/ingress/job_store.hpp"
+
+namespace payorch::ingress {
+
+struct JobWriterOptions {
+  std::string database_url;
+  // Most items written in one transaction (group commit); 1 commits each request alone.
+  std::size_t batch_max = 256;
+  // Items waiting for the writer; beyond this Submit answers kOverloaded at once.
+  std::size_t queue_capacity = 4096;
+  // Bound on every statement, so a stalled server becomes a 503 instead of a hung request.
+  std::chrono::milliseconds statement_timeout{5000};
+};
+
+// Makes intake durable in PostgreSQL. libpqxx blocks, so the connection lives on the thread that
+// calls Run() (main starts one for it), never on an Asio thread. Requests arrive through a
+// bounded queue; Run() takes up to batch_max of them at a time and writes them with one
+// multi-row statement in one transaction (group commit), then completes each one. When the
+// database fails, every item of the batch is completed kUnavailable and the connection is
+// dropped; the next batch connects again, so the writer recovers by itself.
+class JobWriter final : public JobStore {
+ public:
+  explicit JobWriter(JobWriterOptions options);
+  ~JobWriter() override;
+  JobWriter(const JobWriter&) = delete;
+  JobWriter& operator=(const JobWriter&) = delete;
+
+  // Thread-safe. After Stop() every item is refused with kUnavailable.
+  void Submit(IntakeItem item, Completion done) override;
+
+  // Writes batches until Stop() is called and the queue is empty.
+  void Run();
+  // Thread-safe: Run() finishes what is queued, then returns.
+  void Stop();
+
+ private:
+  struct Pending {
+    IntakeItem item;
+    Completion done;
+  };
+
+  void WriteBatch(std::vector<Pending>& batch);
+  void AnswerProbes(std::vector<Pending>& probes);
+  pqxx::connection& Connection();  // connects when needed; throws db::DatabaseError
+  void DropConnection(const std::exception& error);
+
+  const JobWriterOptions options_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;  // guarded by mutex_
+  bool stopping_ = false;      // guarded by mutex_
+
+  // Touched by the Run() thread only.
+  std::unique_ptr<pqxx::connection> connection_;
+  bool database_down_logged_ = false;
+};
+
+}  // namespace payorch::ingress

@@ -1,0 +1,169 @@
+#include "db/job_intake.hpp"
+
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "db/database.hpp"
+#include "tests/support/test_database.hpp"
+
+namespace payorch::db {
+namespace {
+
+NewJob Job(const std::string& key) {
+  NewJob job;
+  job.event_key = "test|" + key;
+  job.idempotency_key = "po1_" + key;
+  job.broadcaster_id = 123;
+  job.topic = "subscriptionReadyForPaymentCapture";
+  job.subscription_id = "sub-" + key;
+  job.payment_gateway = "adyen";
+  job.dunning_attempt_date = "2019-11-04T19:55:41Z";
+  job.raw_event = R"({"broadcasterId":123, "note":"kept as sent", "key":")" + key + "\"}";
+  return job;
+}
+
+class JobIntakeTest : public ::testing::Test {
+ protected:
+  testing::TestDatabase database_;
+  std::unique_ptr<pqxx::connection> connection_ = database_.Connect();
+
+  int Count(const std::string& sql) {
+    pqxx::nontransaction tx(*connection_);
+    return tx.exec1(sql)[0].as<int>();
+  }
+};
+
+TEST_F(JobIntakeTest, InsertsARowWithTheGivenFields) {
+  NewJob job = Job("a");
+  const auto inserted = InsertJobs(*connection_, std::vector{job});
+  ASSERT_EQ(inserted.size(), 1u);
+  EXPECT_FALSE(inserted[0].duplicate);
+
+  pqxx::nontransaction tx(*connection_);
+  const auto row = tx.exec_params1(
+      "SELECT event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
+      "payment_gateway, payment_method_id IS NULL, "
+      "dunning_attempt_date = '2019-11-04T19:55:41Z'::timestamptz, raw_event, state, deliveries "
+      "FROM jobs WHERE id = $1",
+      inserted[0].job_id);
+  EXPECT_EQ(row[0].as<std::string>(), job.event_key);
+  EXPECT_EQ(row[1].as<std::string>(), job.idempotency_key);
+  EXPECT_EQ(row[2].as<std::int64_t>(), 123);
+  EXPECT_EQ(row[3].as<std::string>(), job.topic);
+  EXPECT_EQ(row[4].as<std::string>(), job.subscription_id);
+  EXPECT_EQ(row[5].as<std::string>(), "adyen");
+  EXPECT_TRUE(row[6].as<bool>());  // empty payment_method_id is NULL
+  EXPECT_TRUE(row[7].as<bool>());
+  EXPECT_EQ(row[8].as<std::string>(), job.raw_event);
+  EXPECT_EQ(row[9].as<std::string>(), "queued");
+  EXPECT_EQ(row[10].as<int>(), 1);
+}
+
+TEST_F(JobIntakeTest, EmptyDunningDateIsNull) {
+  NewJob job = Job("b");
+  job.dunning_attempt_date.clear();
+  const auto inserted = InsertJobs(*connection_, std::vector{job});
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE dunning_attempt_date IS NULL AND id = " +
+                  std::to_string(inserted.at(0).job_id)),
+            1);
+}
+
+TEST_F(JobIntakeTest, SecondDeliveryReturnsTheSameJobAndCountsIt) {
+  const auto first = InsertJobs(*connection_, std::vector{Job("a")});
+  const auto second = InsertJobs(*connection_, std::vector{Job("a")});
+  EXPECT_EQ(second.at(0).job_id, first.at(0).job_id);
+  EXPECT_FALSE(first.at(0).duplicate);
+  EXPECT_TRUE(second.at(0).duplicate);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE last_delivery_at > created_at"), 1);
+}
+
+TEST_F(JobIntakeTest, BatchWithTheSameKeyTwiceGivesBothTheSameJob) {
+  const std::vector<NewJob> batch = {Job("z"), Job("a"), Job("z"), Job("m")};
+  const auto inserted = InsertJobs(*connection_, batch);
+  ASSERT_EQ(inserted.size(), 4u);
+  EXPECT_EQ(inserted[0].job_id, inserted[2].job_id);
+  EXPECT_FALSE(inserted[0].duplicate);
+  EXPECT_TRUE(inserted[2].duplicate);
+  EXPECT_FALSE(inserted[1].duplicate);
+  EXPECT_FALSE(inserted[3].duplicate);
+  EXPECT_EQ(std::set<std::int64_t>({inserted[0].job_id, inserted[1].job_id, inserted[3].job_id})
+                .size(),
+            3u);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 3);
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs WHERE event_key = 'test|z'"), 2);
+
+  // The same batch again: every entry is a duplicate of the job it got the first time.
+  const auto again = InsertJobs(*connection_, batch);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(again[i].job_id, inserted[i].job_id);
+    EXPECT_TRUE(again[i].duplicate);
+  }
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs WHERE event_key = 'test|z'"), 4);
+}
+
+TEST_F(JobIntakeTest, ConcurrentDeliveriesOfOneEventMakeOneJob) {
+  constexpr int kThreads = 20;
+  std::vector<InsertedJob> results(kThreads);
+  std::atomic<int> failures{0};
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        try {
+          auto connection = database_.Connect();
+          results[i] = InsertJobs(*connection, std::vector{Job("same")}).at(0);
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << e.what();
+          ++failures;
+        }
+      });
+    }
+  }
+  ASSERT_EQ(failures, 0);
+  int fresh = 0;
+  for (const auto& result : results) {
+    EXPECT_EQ(result.job_id, results[0].job_id);
+    if (!result.duplicate) ++fresh;
+  }
+  EXPECT_EQ(fresh, 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs"), kThreads);
+}
+
+TEST_F(JobIntakeTest, IgnoredEventsAndJobsCommitTogether) {
+  IgnoredEvent ignored{std::nullopt, "customerRegistered", R"({"topic":"customerRegistered"})"};
+  IgnoredEvent with_broadcaster{7, "transactionCreated", "{}"};
+  const auto inserted = StoreIntakeBatch(*connection_, std::vector{Job("a")},
+                                         std::vector{ignored, with_broadcaster});
+  EXPECT_EQ(inserted.size(), 1u);
+  EXPECT_EQ(Count("SELECT count(*) FROM ignored_events"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM ignored_events WHERE broadcaster_id IS NULL AND "
+                  "raw_event = '{\"topic\":\"customerRegistered\"}'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
+}
+
+TEST_F(JobIntakeTest, FailedBatchStoresNothing) {
+  NewJob bad = Job("bad");
+  bad.dunning_attempt_date = "not a date";
+  EXPECT_THROW(StoreIntakeBatch(*connection_, std::vector{Job("a"), bad},
+                                std::vector{IgnoredEvent{1, "x", "{}"}}),
+               DatabaseError);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM ignored_events"), 0);
+  // The connection is usable again, and the prepared statement is reused.
+  EXPECT_EQ(InsertJobs(*connection_, std::vector{Job("a")}).size(), 1u);
+}
+
+TEST_F(JobIntakeTest, UnreachableServerIsADatabaseError) {
+  EXPECT_THROW(Connect("postgresql://postgres@127.0.0.1:1/none"), DatabaseError);
+}
+
+}  // namespace
+}  // namespace payorch::db
