@@ -338,7 +338,8 @@ TEST_F(WebhookToOutcome, TheAdminCliShowsADeadJobAndItsAttempts) {
                                 database_->url()});
   ASSERT_EQ(list.exit_code, 0) << list.output;
   bool listed = false;
-  for (const auto& job : json::parse(list.stdout_text).at("jobs").as_array()) {
+  const auto listed_jobs = json::parse(list.stdout_text);
+  for (const auto& job : listed_jobs.at("jobs").as_array()) {
     EXPECT_EQ(job.at("state").as_string(), "dead");
     listed = listed || job.at("id").to_number<std::int64_t>() == id;
   }
