@@ -1,0 +1,101 @@
+#include "services/worker/config.hpp"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <array>
+#include <cstdint>
+#include <iostream>
+
+namespace payorch::worker {
+namespace {
+
+std::string DefaultWorkerId() {
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  const std::string name = host[0] != '\0' ? host.data() : "worker";
+  return name + ":" + std::to_string(getpid());
+}
+
+}  // namespace
+
+core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* argv) {
+  WorkerConfig config;
+  std::int64_t deadline_ms = config.adapter_deadline.count();
+  std::int64_t base_ms = config.retry.base_delay.count();
+  std::int64_t max_ms = config.retry.max_delay.count();
+  std::int64_t lease_ms = config.lease.count();
+  std::int64_t poll_ms = config.poll_interval.count();
+
+  CLI::App app{"payorch-worker: claims due jobs, calls the gateway adapter, records the outcome"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--database-url", config.database_url, "PostgreSQL URL")
+      ->envname("PAYORCH_DATABASE_URL")
+      ->required();
+  app.add_option("--adapter-name", config.adapter_name, "Name recorded for the adapter")
+      ->envname("PAYORCH_ADAPTER_NAME");
+  app.add_option("--adapter-address", config.adapter_address, "host:port of the gRPC adapter")
+      ->envname("PAYORCH_ADAPTER_ADDRESS");
+  app.add_option("--adapter-deadline-ms", deadline_ms, "Deadline of each adapter call")
+      ->envname("PAYORCH_ADAPTER_DEADLINE_MS")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{600000}));
+  app.add_option("--max-attempts", config.retry.max_attempts, "Attempts before a job is dead")
+      ->envname("PAYORCH_MAX_ATTEMPTS")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--backoff-base-ms", base_ms, "Delay after the first failed attempt")
+      ->envname("PAYORCH_BACKOFF_BASE_MS")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{86400000}));
+  app.add_option("--backoff-max-ms", max_ms, "Longest delay between attempts")
+      ->envname("PAYORCH_BACKOFF_MAX_MS")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{86400000}));
+  app.add_option("--lease-ms", lease_ms, "How long a claim owns a job (> 2 x deadline)")
+      ->envname("PAYORCH_LEASE_MS")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{86400000}));
+  app.add_option("--poll-interval-ms", poll_ms, "Claim at least this often without a NOTIFY")
+      ->envname("PAYORCH_POLL_INTERVAL_MS")
+      ->check(CLI::Range(std::int64_t{10}, std::int64_t{3600000}));
+  app.add_option("--concurrency", config.concurrency, "Jobs handled at once")
+      ->envname("PAYORCH_CONCURRENCY")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--claim-batch", config.claim_batch, "Most jobs claimed per statement")
+      ->envname("PAYORCH_CLAIM_BATCH")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--worker-id", config.worker_id, "Recorded as the owner of claimed jobs")
+      ->envname("PAYORCH_WORKER_ID");
+  app.add_option("--log-level", config.log_level, "trace, debug, info, warn or error")
+      ->envname("PAYORCH_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, or the error and a usage hint
+    return ConfigExit{code == 0 ? 0 : 2};
+  }
+
+  auto fail = [](const std::string& message) {
+    std::cerr << "payorch-worker: " << message << "\n";
+    return ConfigExit{2};
+  };
+  if (config.database_url.empty()) return fail("--database-url must not be empty");
+  if (config.adapter_address.empty()) return fail("--adapter-address must not be empty");
+  if (config.adapter_name.empty()) return fail("--adapter-name must not be empty");
+  if (max_ms < base_ms) return fail("--backoff-max-ms must be at least --backoff-base-ms");
+  // An attempt on an in-doubt job makes up to two calls (GetPaymentStatus, then the payment
+  // call), each bounded by the deadline; the lease must outlast both, or a live worker's job would
+  // be rescued by another while its call is still running.
+  if (lease_ms <= 2 * deadline_ms) {
+    return fail("--lease-ms (" + std::to_string(lease_ms) +
+                ") must exceed twice --adapter-deadline-ms (" + std::to_string(deadline_ms) + ")");
+  }
+  if (config.worker_id.empty()) config.worker_id = DefaultWorkerId();
+
+  config.adapter_deadline = std::chrono::milliseconds(deadline_ms);
+  config.retry.base_delay = std::chrono::milliseconds(base_ms);
+  config.retry.max_delay = std::chrono::milliseconds(max_ms);
+  config.lease = std::chrono::milliseconds(lease_ms);
+  config.poll_interval = std::chrono::milliseconds(poll_ms);
+  return config;
+}
+
+}  // namespace payorch::worker

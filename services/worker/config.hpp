@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "services/core/result.hpp"
+#include "services/worker/retry_policy.hpp"
+
+namespace payorch::worker {
+
+// Everything payorch-worker is configured with, validated once at start (see ParseConfig for the
+// flags and their environment variables).
+struct WorkerConfig {
+  std::string database_url;
+  std::string adapter_name = "default";
+  std::string adapter_address = "127.0.0.1:50051";
+  std::chrono::milliseconds adapter_deadline{5000};
+  RetryPolicy retry;
+  std::chrono::milliseconds lease{60000};
+  std::chrono::milliseconds poll_interval{500};
+  int concurrency = 16;
+  int claim_batch = 16;
+  std::string worker_id;  // hostname:pid unless set
+  std::string log_level = "info";
+};
+
+// Why ParseConfig did not return a config: the process should exit with `exit_code` (0 after
+// --help, 2 for bad settings) having printed the message CLI11 or the validation wrote.
+struct ConfigExit {
+  int exit_code = 2;
+};
+
+// Parses flags with environment fallbacks:
+//   --database-url         PAYORCH_DATABASE_URL        required
+//   --adapter-name         PAYORCH_ADAPTER_NAME        "default"
+//   --adapter-address      PAYORCH_ADAPTER_ADDRESS     127.0.0.1:50051
+//   --adapter-deadline-ms  PAYORCH_ADAPTER_DEADLINE_MS 5000
+//   --max-attempts         PAYORCH_MAX_ATTEMPTS        8
+//   --backoff-base-ms      PAYORCH_BACKOFF_BASE_MS     1000
+//   --backoff-max-ms       PAYORCH_BACKOFF_MAX_MS      300000
+//   --lease-ms             PAYORCH_LEASE_MS            60000 (> 2 x the adapter deadline)
+//   --poll-interval-ms     PAYORCH_POLL_INTERVAL_MS    500
+//   --concurrency          PAYORCH_CONCURRENCY         16
+//   --claim-batch          PAYORCH_CLAIM_BATCH         16
+//   --worker-id            PAYORCH_WORKER_ID           hostname:pid
+//   --log-level            PAYORCH_LOG_LEVEL           info
+core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* argv);
+
+}  // namespace payorch::worker

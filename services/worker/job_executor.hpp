@@ -1,0 +1,62 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "db/job_queue.hpp"
+#include "services/core/event.hpp"
+#include "services/worker/adapter_client.hpp"
+#include "services/worker/retry_policy.hpp"
+
+namespace payorch::worker {
+
+// The call to make for a topic.
+enum class Rpc { kAuthorize, kCapture, kTerminate };
+std::string_view RpcName(Rpc rpc);
+Rpc RpcForTopic(core::Topic topic);
+
+// The contract's SubscriptionEvent for a parsed webhook; `raw_event` is the body as received.
+gateway_v1::SubscriptionEvent BuildSubscriptionEvent(const core::CleengEvent& event,
+                                                     const std::string& raw_event);
+
+// What one attempt produced: the row to append, the job's transition, and the decision behind
+// both. Built without touching the database; the caller records it.
+struct AttemptPlan {
+  db::AttemptRecord record;
+  db::JobTransition transition;
+  Decision decision;
+};
+
+// Runs one attempt of a claimed job against the adapter:
+//   - a job claimed from in doubt first asks GetPaymentStatus for its idempotency key; a found
+//     result is the attempt's result, a not-found key is called again with the same key;
+//   - otherwise calls the topic's RPC with the job's idempotency key (never a new one);
+//   - the retry policy turns the outcome into a decision. A job that was in doubt stays in doubt
+//     on a transient failure, so its next attempt asks for the status again.
+// A job whose stored event no longer parses, or whose topic is not one payorch acts on, is dead
+// without a call.
+class JobExecutor {
+ public:
+  JobExecutor(AdapterClient& client, std::string adapter_name, std::string worker_id,
+              RetryPolicy policy)
+      : client_(client),
+        adapter_name_(std::move(adapter_name)),
+        worker_id_(std::move(worker_id)),
+        policy_(policy) {}
+
+  // `authorization_reference`: for Capture and Terminate, the reference of the subscription's
+  // approved authorisation (FindAuthorizationReference), if any. `jitter` is a draw in [0, 1).
+  AttemptPlan Execute(const db::ClaimedJob& job,
+                      const std::optional<std::string>& authorization_reference, double jitter);
+
+ private:
+  CallResult Call(Rpc rpc, const db::ClaimedJob& job, const core::CleengEvent& event,
+                  const std::optional<std::string>& authorization_reference);
+
+  AdapterClient& client_;
+  std::string adapter_name_;
+  std::string worker_id_;
+  RetryPolicy policy_;
+};
+
+}  // namespace payorch::worker

@@ -1,0 +1,241 @@
+#include "services/worker/worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "db/database.hpp"
+
+namespace payorch::worker {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+constexpr milliseconds kReconnectInitial{100};
+constexpr milliseconds kReconnectMax{5000};
+// How long a slot keeps retrying a failed database step of one job (the authorisation lookup, the
+// attempt record); never past the job's lease, after which another worker rescues it anyway.
+constexpr milliseconds kJobDatabaseRetryBudget{10000};
+// The claim loop wakes at least this often while waiting, to notice Stop.
+constexpr milliseconds kStopCheckInterval{100};
+
+}  // namespace
+
+Worker::Worker(const WorkerConfig& config)
+    : config_(config),
+      client_(config.adapter_address, config.adapter_deadline),
+      executor_(client_, config.adapter_name, config.worker_id, config.retry) {}
+
+void Worker::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  slot_freed_.notify_all();
+  jobs_ready_.notify_all();
+}
+
+void Worker::SleepUnlessStopping(milliseconds duration) {
+  std::unique_lock lock(mutex_);
+  slot_freed_.wait_for(lock, duration, [&] { return stopping_.load(); });
+}
+
+int Worker::WaitForFreeSlots() {
+  std::unique_lock lock(mutex_);
+  slot_freed_.wait(lock, [&] { return stopping_ || busy_ < config_.concurrency; });
+  return stopping_ ? 0 : config_.concurrency - busy_;
+}
+
+void Worker::RunClaimLoop() {
+  std::unique_ptr<pqxx::connection> connection;
+  std::unique_ptr<db::JobWakeups> wakeups;
+  milliseconds reconnect_delay = kReconnectInitial;
+  auto drop_connection = [&] {
+    wakeups.reset();  // before its connection
+    connection.reset();
+  };
+
+  while (!stopping_) {
+    if (!connection) {
+      try {
+        connection = db::Connect(config_.database_url);
+        db::PrepareJobQueueStatements(*connection);
+        wakeups = std::make_unique<db::JobWakeups>(*connection);
+        reconnect_delay = kReconnectInitial;
+        spdlog::info("claim loop connected worker_id={}", config_.worker_id);
+      } catch (const db::DatabaseError& e) {
+        spdlog::warn("claim loop cannot reach the database retry_in_ms={} error=\"{}\"",
+                     reconnect_delay.count(), e.what());
+        drop_connection();
+        SleepUnlessStopping(reconnect_delay);
+        reconnect_delay = std::min(reconnect_delay * 2, kReconnectMax);
+        continue;
+      }
+    }
+
+    const int free_slots = WaitForFreeSlots();
+    if (free_slots == 0) break;
+    const int wanted = std::min(free_slots, config_.claim_batch);
+    std::vector<db::ClaimedJob> jobs;
+    try {
+      jobs = db::ClaimDueJobs(*connection, config_.worker_id, config_.lease, wanted);
+    } catch (const db::DatabaseError& e) {
+      // A claim whose commit is in doubt may have claimed jobs: their leases expire and any
+      // worker rescues them as in doubt, so nothing is lost.
+      spdlog::warn("claim failed error=\"{}\"", e.what());
+      drop_connection();
+      continue;
+    }
+    const auto claimed_at = steady_clock::now();
+    if (!jobs.empty()) {
+      {
+        std::lock_guard lock(mutex_);
+        for (auto& job : jobs) {
+          if (job.lease_expired) {
+            spdlog::warn("rescued job with expired lease job_id={} attempt={}", job.id,
+                         job.attempt);
+          }
+          queue_.push_back(Claimed{std::move(job), claimed_at + config_.lease});
+          ++busy_;
+        }
+      }
+      jobs_ready_.notify_all();
+    }
+    if (static_cast<int>(jobs.size()) == wanted) continue;  // there may be more due right now
+
+    // Nothing more is due: wait for a NOTIFY, or the poll interval (jobs whose run_after passes
+    // raise no notification), in short steps so that Stop is noticed.
+    try {
+      const auto poll_until = steady_clock::now() + config_.poll_interval;
+      while (!stopping_) {
+        const auto left =
+            std::chrono::duration_cast<milliseconds>(poll_until - steady_clock::now());
+        if (left.count() <= 0) break;
+        if (wakeups->Await(std::min(left, kStopCheckInterval))) break;
+      }
+    } catch (const db::DatabaseError& e) {
+      spdlog::warn("listen connection failed error=\"{}\"", e.what());
+      drop_connection();
+    }
+  }
+
+  drop_connection();
+  {
+    std::lock_guard lock(mutex_);
+    claim_loop_done_ = true;
+  }
+  jobs_ready_.notify_all();
+  spdlog::info("claim loop stopped worker_id={}", config_.worker_id);
+}
+
+void Worker::RunSlot() {
+  // Each slot has its own connection (libpqxx connections are not shared between threads) and
+  // its own jitter source.
+  std::unique_ptr<pqxx::connection> connection;
+  std::mt19937_64 random(std::random_device{}());
+  while (true) {
+    Claimed claimed;
+    {
+      std::unique_lock lock(mutex_);
+      // Leave only once the claim loop has ended and every claimed job has been taken: a job
+      // claimed just before Stop must still run, or it would sit leased until rescued.
+      jobs_ready_.wait(lock, [&] { return !queue_.empty() || claim_loop_done_; });
+      if (queue_.empty()) break;
+      claimed = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    HandleJob(claimed, connection, random);
+    {
+      std::lock_guard lock(mutex_);
+      --busy_;
+    }
+    slot_freed_.notify_all();
+  }
+}
+
+template <typename Operation>
+bool Worker::WithDatabase(std::unique_ptr<pqxx::connection>& connection,
+                          steady_clock::time_point give_up_at, const char* what,
+                          std::int64_t job_id, Operation&& operation) {
+  milliseconds delay = kReconnectInitial;
+  while (true) {
+    try {
+      if (!connection) {
+        connection = db::Connect(config_.database_url);
+        db::PrepareJobQueueStatements(*connection);
+      }
+      operation(*connection);
+      return true;
+    } catch (const db::DatabaseError& e) {
+      connection.reset();
+      if (steady_clock::now() + delay >= give_up_at) {
+        spdlog::error("{} failed, giving up job_id={} error=\"{}\"", what, job_id, e.what());
+        return false;
+      }
+      spdlog::warn("{} failed, retrying job_id={} retry_in_ms={} error=\"{}\"", what, job_id,
+                   delay.count(), e.what());
+      // Not SleepUnlessStopping: the job is claimed and should still be recorded during shutdown.
+      std::this_thread::sleep_for(delay);
+      delay = std::min(delay * 2, kReconnectMax);
+    }
+  }
+}
+
+void Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
+                       std::mt19937_64& random) {
+  const db::ClaimedJob& job = claimed.job;
+  const auto give_up_at =
+      std::min(claimed.lease_end, steady_clock::now() + kJobDatabaseRetryBudget);
+
+  std::optional<std::string> authorization_reference;
+  const auto topic = core::TopicFromName(job.topic);
+  if (topic && *topic != core::Topic::kAuthorisation) {
+    const bool found = WithDatabase(
+        connection, give_up_at, "authorization reference lookup", job.id, [&](pqxx::connection& c) {
+          authorization_reference =
+              db::FindAuthorizationReference(c, job.broadcaster_id, job.subscription_id);
+        });
+    if (!found) {
+      // No call without the reference it needs; the lease expires and the job is rescued.
+      spdlog::error("job abandoned before the call job_id={} attempt={}", job.id, job.attempt);
+      return;
+    }
+  }
+
+  std::uniform_real_distribution<double> jitter(0.0, 1.0);
+  const AttemptPlan plan = executor_.Execute(job, authorization_reference, jitter(random));
+
+  bool recorded = false;
+  const bool reached = WithDatabase(
+      connection, claimed.lease_end, "record attempt", job.id,
+      [&](pqxx::connection& c) { recorded = db::RecordAttempt(c, plan.record, plan.transition); });
+  const auto& record = plan.record;
+  if (!reached) {
+    spdlog::error(
+        "attempt not recorded job_id={} attempt={} adapter={} rpc={} grpc_status={} decision={} "
+        "(the lease will expire and the job be rescued as in doubt)",
+        job.id, job.attempt, record.adapter, record.rpc, record.grpc_status, record.decision);
+    return;
+  }
+  if (!recorded) {
+    spdlog::warn(
+        "lease lost, attempt discarded job_id={} attempt={} fence={} adapter={} rpc={} "
+        "grpc_status={} decision={}",
+        job.id, job.attempt, job.fence, record.adapter, record.rpc, record.grpc_status,
+        record.decision);
+    return;
+  }
+  const auto duration =
+      std::chrono::duration_cast<milliseconds>(record.finished_at - record.started_at);
+  spdlog::info(
+      "attempt job_id={} attempt={} adapter={} rpc={} grpc_status={} gateway_status={} "
+      "decision={} delay_ms={} duration_ms={}{}{}",
+      job.id, job.attempt, record.adapter, record.rpc, record.grpc_status,
+      record.gateway_status.value_or("-"), record.decision, plan.decision.delay.count(),
+      duration.count(), plan.decision.reason.empty() ? "" : " reason=",
+      plan.decision.reason.empty() ? "" : "\"" + plan.decision.reason + "\"");
+}
+
+}  // namespace payorch::worker

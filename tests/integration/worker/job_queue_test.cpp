@@ -1,0 +1,364 @@
+#include "db/job_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "db/database.hpp"
+#include "tests/support/test_database.hpp"
+
+namespace payorch::db {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Jobs are inserted with plain SQL: the worker's queue is tested apart from the ingress.
+std::int64_t InsertJob(pqxx::connection& connection, const std::string& key,
+                       const std::string& topic = "subscriptionReadyForPaymentAuthorisation",
+                       const std::string& subscription_id = "sub-1",
+                       const std::string& state = "queued", int run_after_offset_s = 0) {
+  pqxx::work tx(connection);
+  const auto row = tx.exec_params1(
+      "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
+      "raw_event, state, run_after, finished_at) "
+      "VALUES ($1, $2, 123, $3, $4, '{\"raw\":true}', $5::text, now() + $6 * interval '1 second', "
+      "CASE WHEN $5::text IN ('succeeded', 'dead', 'cancelled') THEN now() END) "
+      "RETURNING id",
+      "test|" + key, "po1_" + key, topic, subscription_id, state, run_after_offset_s);
+  tx.commit();
+  return row[0].as<std::int64_t>();
+}
+
+class JobQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override { PrepareJobQueueStatements(*connection_); }
+
+  pqxx::row Job(std::int64_t id) {
+    pqxx::nontransaction tx(*connection_);
+    return tx.exec_params1(
+        "SELECT state, fence, attempts, locked_by, locked_until IS NOT NULL, outcome, "
+        "gateway_reference, decline_code, last_error, finished_at IS NOT NULL, "
+        "extract(epoch FROM run_after - now()) "
+        "FROM jobs WHERE id = $1",
+        id);
+  }
+
+  int AttemptRows(std::int64_t id) {
+    pqxx::nontransaction tx(*connection_);
+    return tx.exec_params1("SELECT count(*) FROM job_attempts WHERE job_id = $1", id)[0].as<int>();
+  }
+
+  AttemptRecord Attempt(const ClaimedJob& job, const std::string& decision) {
+    AttemptRecord record;
+    record.job_id = job.id;
+    record.fence = job.fence;
+    record.attempt = job.attempt;
+    record.worker_id = "worker-a";
+    record.adapter = "default";
+    record.rpc = "Authorize";
+    record.request_summary = "topic=x subscription_id=sub-1";
+    record.started_at = std::chrono::system_clock::now() - milliseconds(20);
+    record.finished_at = std::chrono::system_clock::now();
+    record.grpc_status = "OK";
+    record.decision = decision;
+    return record;
+  }
+
+  testing::TestDatabase database_;
+  std::unique_ptr<pqxx::connection> connection_ = database_.Connect();
+};
+
+TEST_F(JobQueueTest, ClaimTakesDueJobsInOrderAndLeasesThem) {
+  const auto first = InsertJob(*connection_, "a");
+  const auto second = InsertJob(*connection_, "b", "subscriptionReadyForPaymentCapture", "sub-2");
+  InsertJob(*connection_, "future", "subscriptionReadyForPaymentAuthorisation", "sub-3", "queued",
+            3600);
+  InsertJob(*connection_, "done", "subscriptionReadyForPaymentAuthorisation", "sub-4", "cancelled");
+
+  const auto jobs = ClaimDueJobs(*connection_, "worker-a", milliseconds(60000), 10);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0].id, first);
+  EXPECT_EQ(jobs[1].id, second);
+  EXPECT_EQ(jobs[0].fence, 1);
+  EXPECT_EQ(jobs[0].attempt, 1);
+  EXPECT_FALSE(jobs[0].was_in_doubt);
+  EXPECT_FALSE(jobs[0].lease_expired);
+  EXPECT_EQ(jobs[0].idempotency_key, "po1_a");
+  EXPECT_EQ(jobs[0].broadcaster_id, 123);
+  EXPECT_EQ(jobs[1].topic, "subscriptionReadyForPaymentCapture");
+  EXPECT_EQ(jobs[1].subscription_id, "sub-2");
+  EXPECT_EQ(jobs[0].raw_event, "{\"raw\":true}");
+  EXPECT_FALSE(jobs[0].payment_gateway.has_value());
+
+  const auto row = Job(first);
+  EXPECT_EQ(row[0].as<std::string>(), "running");
+  EXPECT_EQ(row[3].as<std::string>(), "worker-a");
+  EXPECT_TRUE(row[4].as<bool>());
+
+  // Running jobs with a live lease, future and final jobs are not claimable.
+  EXPECT_TRUE(ClaimDueJobs(*connection_, "worker-b", milliseconds(60000), 10).empty());
+}
+
+TEST_F(JobQueueTest, ClaimRespectsTheBatchLimit) {
+  for (int i = 0; i < 5; ++i) InsertJob(*connection_, "k" + std::to_string(i));
+  EXPECT_EQ(ClaimDueJobs(*connection_, "w", milliseconds(60000), 3).size(), 3u);
+  EXPECT_EQ(ClaimDueJobs(*connection_, "w", milliseconds(60000), 3).size(), 2u);
+  EXPECT_EQ(ClaimDueJobs(*connection_, "w", milliseconds(60000), 3).size(), 0u);
+}
+
+TEST_F(JobQueueTest, InDoubtJobIsClaimedAsInDoubt) {
+  const auto id = InsertJob(*connection_, "doubt", "subscriptionReadyForPaymentAuthorisation",
+                            "sub-1", "in_doubt");
+  const auto jobs = ClaimDueJobs(*connection_, "w", milliseconds(60000), 10);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].id, id);
+  EXPECT_TRUE(jobs[0].was_in_doubt);
+  EXPECT_FALSE(jobs[0].lease_expired);
+}
+
+TEST_F(JobQueueTest, TwoConnectionsClaimingConcurrentlyNeverShareAJob) {
+  constexpr int kJobs = 200;
+  std::set<std::int64_t> inserted;
+  for (int i = 0; i < kJobs; ++i) inserted.insert(InsertJob(*connection_, "c" + std::to_string(i)));
+
+  auto claim_all = [&](const std::string& worker_id, std::vector<std::int64_t>& out) {
+    auto connection = database_.Connect();
+    PrepareJobQueueStatements(*connection);
+    for (int round = 0; round < kJobs; ++round) {  // bounded: each round claims at least one
+      const auto jobs = ClaimDueJobs(*connection, worker_id, milliseconds(60000), 7);
+      if (jobs.empty()) break;
+      for (const auto& job : jobs) out.push_back(job.id);
+    }
+  };
+  std::vector<std::int64_t> claimed_a;
+  std::vector<std::int64_t> claimed_b;
+  {
+    std::jthread a(claim_all, "worker-a", std::ref(claimed_a));
+    std::jthread b(claim_all, "worker-b", std::ref(claimed_b));
+  }
+
+  std::vector<std::int64_t> all = claimed_a;
+  all.insert(all.end(), claimed_b.begin(), claimed_b.end());
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kJobs));
+  const std::set<std::int64_t> distinct(all.begin(), all.end());
+  EXPECT_EQ(distinct.size(), all.size()) << "a job was handed to both workers";
+  EXPECT_EQ(distinct, inserted);
+
+  // The database agrees on who owns what.
+  pqxx::nontransaction tx(*connection_);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM jobs WHERE locked_by = 'worker-a'")[0].as<std::size_t>(),
+            claimed_a.size());
+  EXPECT_EQ(
+      tx.exec1("SELECT count(*) FROM jobs WHERE state = 'running' AND fence = 1")[0].as<int>(),
+      kJobs);
+}
+
+TEST_F(JobQueueTest, RecordWithAStaleFenceChangesNothing) {
+  const auto id = InsertJob(*connection_, "stale");
+  const auto jobs = ClaimDueJobs(*connection_, "worker-a", milliseconds(60000), 1);
+  ASSERT_EQ(jobs.size(), 1u);
+  ClaimedJob stale = jobs[0];
+  stale.fence -= 1;
+
+  JobTransition transition;
+  transition.kind = JobTransition::Kind::kSucceeded;
+  transition.outcome = "approved";
+  transition.gateway_reference = "ref-1";
+  EXPECT_FALSE(RecordAttempt(*connection_, Attempt(stale, "succeeded"), transition));
+
+  const auto row = Job(id);
+  EXPECT_EQ(row[0].as<std::string>(), "running");
+  EXPECT_EQ(row[1].as<std::int64_t>(), 1);
+  EXPECT_TRUE(row[5].is_null());
+  EXPECT_EQ(AttemptRows(id), 0);
+
+  // The current fence still records.
+  EXPECT_TRUE(RecordAttempt(*connection_, Attempt(jobs[0], "succeeded"), transition));
+  EXPECT_EQ(Job(id)[0].as<std::string>(), "succeeded");
+  // And a second record of the same claim is a lost CAS (the job is no longer running).
+  EXPECT_FALSE(RecordAttempt(*connection_, Attempt(jobs[0], "succeeded"), transition));
+  EXPECT_EQ(AttemptRows(id), 1);
+}
+
+TEST_F(JobQueueTest, ExpiredLeaseIsRescuedAsInDoubtWithABumpedFence) {
+  const auto id = InsertJob(*connection_, "rescue");
+  const auto first = ClaimDueJobs(*connection_, "worker-dead", milliseconds(60000), 1);
+  ASSERT_EQ(first.size(), 1u);
+  // The lease is live: nobody else may take the job.
+  EXPECT_TRUE(ClaimDueJobs(*connection_, "worker-b", milliseconds(60000), 1).empty());
+  {
+    pqxx::work tx(*connection_);
+    tx.exec_params0("UPDATE jobs SET locked_until = now() - interval '1 second' WHERE id = $1", id);
+    tx.commit();
+  }
+
+  const auto rescued = ClaimDueJobs(*connection_, "worker-b", milliseconds(60000), 1);
+  ASSERT_EQ(rescued.size(), 1u);
+  EXPECT_EQ(rescued[0].id, id);
+  EXPECT_EQ(rescued[0].fence, first[0].fence + 1);
+  EXPECT_EQ(rescued[0].attempt, 2);
+  EXPECT_TRUE(rescued[0].lease_expired);
+  EXPECT_TRUE(rescued[0].was_in_doubt);
+  EXPECT_EQ(Job(id)[3].as<std::string>(), "worker-b");
+
+  {
+    pqxx::nontransaction tx(*connection_);
+    const auto attempt = tx.exec_params1(
+        "SELECT attempt, fence, worker_id, decision FROM job_attempts WHERE job_id = $1", id);
+    EXPECT_EQ(attempt[0].as<int>(), 1);
+    EXPECT_EQ(attempt[1].as<std::int64_t>(), first[0].fence);
+    EXPECT_EQ(attempt[2].as<std::string>(), "worker-dead");
+    EXPECT_EQ(attempt[3].as<std::string>(), "lease_expired");
+  }
+
+  // The vanished worker comes back: its write is refused, the new owner's stands.
+  JobTransition dead;
+  dead.kind = JobTransition::Kind::kDead;
+  dead.error = "late";
+  EXPECT_FALSE(RecordAttempt(*connection_, Attempt(first[0], "dead"), dead));
+  JobTransition ok;
+  ok.kind = JobTransition::Kind::kSucceeded;
+  ok.outcome = "approved";
+  EXPECT_TRUE(RecordAttempt(*connection_, Attempt(rescued[0], "succeeded"), ok));
+  EXPECT_EQ(Job(id)[0].as<std::string>(), "succeeded");
+  EXPECT_EQ(AttemptRows(id), 2);
+}
+
+TEST_F(JobQueueTest, FinishTransitions) {
+  const auto succeeded_id =
+      InsertJob(*connection_, "s", "subscriptionReadyForPaymentAuthorisation", "s1");
+  const auto declined_id =
+      InsertJob(*connection_, "d", "subscriptionReadyForPaymentAuthorisation", "s2");
+  const auto retry_id =
+      InsertJob(*connection_, "r", "subscriptionReadyForPaymentAuthorisation", "s3");
+  const auto doubt_id =
+      InsertJob(*connection_, "i", "subscriptionReadyForPaymentAuthorisation", "s4");
+  const auto dead_id =
+      InsertJob(*connection_, "x", "subscriptionReadyForPaymentAuthorisation", "s5");
+  const auto jobs = ClaimDueJobs(*connection_, "worker-a", milliseconds(60000), 10);
+  ASSERT_EQ(jobs.size(), 5u);
+  auto claimed = [&](std::int64_t id) {
+    return *std::find_if(jobs.begin(), jobs.end(), [&](const ClaimedJob& j) { return j.id == id; });
+  };
+
+  JobTransition succeeded;
+  succeeded.kind = JobTransition::Kind::kSucceeded;
+  succeeded.outcome = "approved";
+  succeeded.gateway_reference = "psp-1";
+  AttemptRecord record = Attempt(claimed(succeeded_id), "succeeded");
+  record.gateway_status = "APPROVED";
+  record.gateway_reference = "psp-1";
+  ASSERT_TRUE(RecordAttempt(*connection_, record, succeeded));
+  auto row = Job(succeeded_id);
+  EXPECT_EQ(row[0].as<std::string>(), "succeeded");
+  EXPECT_TRUE(row[3].is_null());
+  EXPECT_FALSE(row[4].as<bool>());
+  EXPECT_EQ(row[5].as<std::string>(), "approved");
+  EXPECT_EQ(row[6].as<std::string>(), "psp-1");
+  EXPECT_TRUE(row[9].as<bool>());
+
+  JobTransition declined;
+  declined.kind = JobTransition::Kind::kSucceeded;
+  declined.outcome = "declined";
+  declined.decline_code = "05";
+  ASSERT_TRUE(RecordAttempt(*connection_, Attempt(claimed(declined_id), "succeeded"), declined));
+  row = Job(declined_id);
+  EXPECT_EQ(row[5].as<std::string>(), "declined");
+  EXPECT_EQ(row[7].as<std::string>(), "05");
+  EXPECT_TRUE(row[6].is_null());
+
+  JobTransition retry;
+  retry.kind = JobTransition::Kind::kRetry;
+  retry.delay = milliseconds(30000);
+  retry.error = "UNAVAILABLE: connection refused";
+  ASSERT_TRUE(RecordAttempt(*connection_, Attempt(claimed(retry_id), "retry"), retry));
+  row = Job(retry_id);
+  EXPECT_EQ(row[0].as<std::string>(), "queued");
+  EXPECT_TRUE(row[3].is_null());
+  EXPECT_EQ(row[8].as<std::string>(), "UNAVAILABLE: connection refused");
+  EXPECT_FALSE(row[9].as<bool>());
+  EXPECT_GT(row[10].as<double>(), 25.0);
+  EXPECT_LE(row[10].as<double>(), 30.0);
+
+  JobTransition doubt;
+  doubt.kind = JobTransition::Kind::kInDoubt;
+  doubt.delay = milliseconds(0);
+  doubt.error = "DEADLINE_EXCEEDED";
+  ASSERT_TRUE(RecordAttempt(*connection_, Attempt(claimed(doubt_id), "in_doubt"), doubt));
+  EXPECT_EQ(Job(doubt_id)[0].as<std::string>(), "in_doubt");
+
+  JobTransition dead;
+  dead.kind = JobTransition::Kind::kDead;
+  dead.error = "permanent status INVALID_ARGUMENT: bad";
+  ASSERT_TRUE(RecordAttempt(*connection_, Attempt(claimed(dead_id), "dead"), dead));
+  row = Job(dead_id);
+  EXPECT_EQ(row[0].as<std::string>(), "dead");
+  EXPECT_EQ(row[8].as<std::string>(), "permanent status INVALID_ARGUMENT: bad");
+  EXPECT_TRUE(row[9].as<bool>());
+
+  // The in-doubt job (delay 0) is due again, and comes back marked in doubt; the retry is not due.
+  const auto again = ClaimDueJobs(*connection_, "worker-b", milliseconds(60000), 10);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, doubt_id);
+  EXPECT_TRUE(again[0].was_in_doubt);
+  EXPECT_EQ(again[0].attempt, 2);
+
+  // Every recorded attempt is one append-only row with what the worker saw.
+  pqxx::nontransaction tx(*connection_);
+  const auto attempt = tx.exec_params1(
+      "SELECT attempt, fence, worker_id, adapter, rpc, grpc_status, gateway_status, "
+      "gateway_reference, decision, finished_at >= started_at FROM job_attempts WHERE job_id = $1",
+      succeeded_id);
+  EXPECT_EQ(attempt[0].as<int>(), 1);
+  EXPECT_EQ(attempt[1].as<std::int64_t>(), 1);
+  EXPECT_EQ(attempt[2].as<std::string>(), "worker-a");
+  EXPECT_EQ(attempt[3].as<std::string>(), "default");
+  EXPECT_EQ(attempt[4].as<std::string>(), "Authorize");
+  EXPECT_EQ(attempt[5].as<std::string>(), "OK");
+  EXPECT_EQ(attempt[6].as<std::string>(), "APPROVED");
+  EXPECT_EQ(attempt[7].as<std::string>(), "psp-1");
+  EXPECT_EQ(attempt[8].as<std::string>(), "succeeded");
+  EXPECT_TRUE(attempt[9].as<bool>());
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM job_attempts")[0].as<int>(), 5);
+}
+
+TEST_F(JobQueueTest, FindsTheLatestApprovedAuthorizationOfTheSubscription) {
+  EXPECT_FALSE(FindAuthorizationReference(*connection_, 123, "sub-9").has_value());
+  const auto older =
+      InsertJob(*connection_, "auth-1", "subscriptionReadyForPaymentAuthorisation", "sub-9");
+  const auto newer =
+      InsertJob(*connection_, "auth-2", "subscriptionReadyForPaymentAuthorisation", "sub-9");
+  const auto declined =
+      InsertJob(*connection_, "auth-3", "subscriptionReadyForPaymentAuthorisation", "sub-9");
+  InsertJob(*connection_, "other", "subscriptionReadyForPaymentAuthorisation", "sub-10");
+  {
+    pqxx::work tx(*connection_);
+    tx.exec_params0(
+        "UPDATE jobs SET state = 'succeeded', finished_at = now(), outcome = 'approved', "
+        "gateway_reference = 'ref-' || id WHERE id IN ($1, $2)",
+        older, newer);
+    tx.exec_params0(
+        "UPDATE jobs SET state = 'succeeded', finished_at = now(), outcome = 'declined', "
+        "gateway_reference = 'declined-ref' WHERE id = $1",
+        declined);
+    tx.commit();
+  }
+  EXPECT_EQ(FindAuthorizationReference(*connection_, 123, "sub-9"), "ref-" + std::to_string(newer));
+  EXPECT_FALSE(FindAuthorizationReference(*connection_, 123, "sub-10").has_value());
+  EXPECT_FALSE(FindAuthorizationReference(*connection_, 999, "sub-9").has_value());
+}
+
+TEST_F(JobQueueTest, WakeupsSeeInsertsFromOtherConnections) {
+  auto listener = database_.Connect();
+  JobWakeups wakeups(*listener);
+  EXPECT_FALSE(wakeups.Await(milliseconds(50)));
+  InsertJob(*connection_, "wake");
+  EXPECT_TRUE(wakeups.Await(milliseconds(5000)));
+  EXPECT_FALSE(wakeups.Await(milliseconds(0)));  // consumed
+}
+
+}  // namespace
+}  // namespace payorch::db
