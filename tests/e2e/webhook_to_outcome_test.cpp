@@ -28,6 +28,8 @@ namespace control = payorch::sandbox::v1;
 constexpr auto kStartTimeout = 20s;
 constexpr auto kJobTimeout = 30s;
 constexpr int kMaxAttempts = 3;
+// The sandbox approves any token it has no script for; this one is easy to find in a log.
+constexpr const char* kApproveToken = "tok_e2e_secret_7f3a";
 
 // One system for the whole suite: every test uses its own subscription ids, so their events
 // and jobs never meet.
@@ -61,6 +63,11 @@ class WebhookToOutcome : public ::testing::Test {
       process->Signal(SIGTERM);
       const auto code = process->Wait(15s);
       EXPECT_EQ(code, std::optional<int>(0)) << process->Output();
+      // Tokens and personal data never reach a log line, whatever happened to the job.
+      const auto log = process->Output();
+      for (const char* secret : {kApproveToken, "customer@example.com", "unavailable:", "slow:"}) {
+        EXPECT_EQ(log.find(secret), std::string::npos) << "a log contains " << secret;
+      }
     }
     delete control_;
     delete ingress_;
@@ -203,7 +210,7 @@ TEST_F(WebhookToOutcome, EachTopicSucceedsWithTheSandboxResult) {
   for (std::string_view topic :
        {"subscriptionReadyForPaymentAuthorisation", "subscriptionReadyForPaymentCapture",
         "subscriptionReadyForTermination"}) {
-    const auto id = PostNewJob(Event(topic, subscription, "approve"));
+    const auto id = PostNewJob(Event(topic, subscription, kApproveToken));
     const auto job = WaitForFinalState(id);
     EXPECT_EQ(job.state, "succeeded") << topic << ": " << job.last_error;
     EXPECT_EQ(job.outcome, "approved") << topic;
@@ -218,7 +225,7 @@ TEST_F(WebhookToOutcome, EachTopicSucceedsWithTheSandboxResult) {
 
 TEST_F(WebhookToOutcome, TwentyConcurrentDeliveriesMakeOneJobAndOneEffect) {
   const auto body = Event("subscriptionReadyForPaymentAuthorisation", UniqueSubscription(),
-                          "approve");
+                          kApproveToken);
   constexpr int kDeliveries = 20;
   std::vector<std::thread> senders;
   std::vector<int> statuses(kDeliveries);

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Checks compose.yaml without a Docker engine.
+
+1. Debian's docker-compose validates the file and resolves it (`docker-compose config`).
+2. Every long-running payorch service's binary is run with `--check-config` and exactly the
+   environment compose gives it: a setting compose passes that the binary rejects (a typo in a
+   variable name, a bad value) fails here instead of in production.
+
+Usage: check_compose.py REPO_DIR BIN_DIR
+"""
+import os
+import subprocess
+import sys
+
+import yaml
+
+# Services whose container runs a long-lived payorch binary that supports --check-config.
+# `migrate` is a one-shot `payorch-admin migrate`; its only setting is the database URL, which
+# the ingress and workers check too.
+LONG_RUNNING = {"payorch-ingress", "payorch-worker", "payorch-sandbox-gateway"}
+
+
+def main() -> int:
+    repo, bin_dir = sys.argv[1], sys.argv[2]
+    resolved = subprocess.run(
+        ["docker-compose", "--project-directory", repo, "-f", os.path.join(repo, "compose.yaml"),
+         "config"],
+        capture_output=True, text=True, check=False)
+    if resolved.returncode != 0:
+        print("docker-compose config failed:\n" + resolved.stderr)
+        return 1
+    config = yaml.safe_load(resolved.stdout)
+    checked, failures = 0, []
+    for name, service in sorted(config["services"].items()):
+        command = service.get("command") or []
+        if not command or command[0] not in LONG_RUNNING:
+            continue
+        environment = service.get("environment") or {}
+        if isinstance(environment, list):
+            environment = dict(item.split("=", 1) for item in environment)
+        # Only what compose sets, plus PATH: nothing from this machine may leak in.
+        env = {"PATH": "/usr/bin:/bin"}
+        env.update({key: str(value) for key, value in environment.items()})
+        run = subprocess.run([os.path.join(bin_dir, command[0]), *command[1:], "--check-config"],
+                             env=env, capture_output=True, text=True, timeout=30, check=False)
+        checked += 1
+        status = "ok" if run.returncode == 0 else f"exit {run.returncode}"
+        print(f"{name}: {command[0]} --check-config: {status}")
+        if run.returncode != 0:
+            failures.append(f"{name}: {run.stdout}{run.stderr}")
+    if checked != len(LONG_RUNNING):
+        failures.append(f"expected {len(LONG_RUNNING)} long-running services, checked {checked}")
+    for failure in failures:
+        print("FAILED " + failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
