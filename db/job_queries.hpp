@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -24,9 +25,30 @@ inline constexpr int kMaxListJobsLimit = 1000;
 // lower; this only keeps a pathological history from exhausting memory).
 inline constexpr int kMaxListedAttempts = 1000;
 
+// What `jobs list` (and a bulk replay) selects. Every criterion is optional (empty or nullopt
+// means "any"); the criteria combine with AND.
 struct JobListFilter {
   // Jobs in any of these states; empty means every state.
   std::vector<core::JobState> states;
+  std::string topic;
+  // Jobs with at least one attempt through this adapter (job_attempts.adapter).
+  std::string adapter;
+  std::optional<std::int64_t> broadcaster_id;
+  std::string subscription_id;
+  std::string outcome;
+  // An ILIKE pattern matched anywhere in last_error: "timeout" matches "... Timeout ..."; the
+  // caller's % and _ act as wildcards.
+  std::string error_text;
+  // Bounds as timestamptz literals (ISO-8601 with zone); since is inclusive, until exclusive.
+  // A finished bound excludes unfinished jobs.
+  std::string created_since;
+  std::string created_until;
+  std::string finished_since;
+  std::string finished_until;
+  // Keyset paging: only jobs after this job in the listing order (created_at DESC, id DESC).
+  // Rows are never deleted and created_at never changes, so a page boundary is stable however
+  // many jobs arrive meanwhile. An unknown id yields an empty page.
+  std::optional<std::int64_t> before_id;
   // At most this many rows; clamped to [1, kMaxListJobsLimit].
   int limit = 50;
 };
@@ -36,12 +58,21 @@ struct JobSummary {
   std::int64_t id = 0;
   std::string state;
   std::string topic;
+  std::int64_t broadcaster_id = 0;
   std::string subscription_id;
   std::optional<std::string> outcome;
   int attempts = 0;
   std::optional<std::string> last_error;
   std::string created_at;
   std::string updated_at;
+  std::optional<std::string> finished_at;
+};
+
+// One page of a listing. `next_before_id` is set when more jobs match after this page: pass it
+// as JobListFilter::before_id to read the next one.
+struct JobPage {
+  std::vector<JobSummary> jobs;
+  std::optional<std::int64_t> next_before_id;
 };
 
 // Every column of a job. `raw_event` is the body as received: it holds the gateway token and the
@@ -60,6 +91,7 @@ struct JobDetail {
   std::string state;
   std::string run_after;
   int attempts = 0;
+  int attempts_at_replay = 0;  // attempts spent before the last replay (0 if never replayed)
   std::int64_t fence = 0;
   std::optional<std::string> locked_by;
   std::optional<std::string> locked_until;
@@ -97,7 +129,7 @@ struct AttemptDetail {
 };
 
 // Jobs matching `filter`, newest first (created_at DESC, id DESC). Throws DatabaseError.
-std::vector<JobSummary> ListJobs(pqxx::connection& connection, const JobListFilter& filter);
+JobPage ListJobs(pqxx::connection& connection, const JobListFilter& filter);
 
 // The job with this id, or nullopt when there is none. Throws DatabaseError.
 std::optional<JobDetail> FindJob(pqxx::connection& connection, std::int64_t job_id);
@@ -105,5 +137,56 @@ std::optional<JobDetail> FindJob(pqxx::connection& connection, std::int64_t job_
 // The attempts of a job in attempt order (at most kMaxListedAttempts; empty for an unknown job).
 // Throws DatabaseError.
 std::vector<AttemptDetail> ListAttempts(pqxx::connection& connection, std::int64_t job_id);
+
+// The id of the job with this event key, or nullopt. Throws DatabaseError.
+std::optional<std::int64_t> FindJobIdByEventKey(pqxx::connection& connection,
+                                                const std::string& event_key);
+
+// One job_audit row (db/migrations/0003_admin_audit.sql), timestamps as text.
+struct AuditEntry {
+  std::int64_t id = 0;
+  std::int64_t operation_id = 0;
+  std::int64_t job_id = 0;
+  std::string action;  // replay, cancel
+  std::string actor;
+  std::string reason;
+  std::string previous_state;
+  std::string new_state;
+  int previous_attempts = 0;
+  std::optional<std::string> previous_outcome;
+  std::optional<std::string> previous_last_error;
+  std::string created_at;
+};
+
+// Upper bound on the audit entries ListAuditEntries returns for one job.
+inline constexpr int kMaxListedAuditEntries = 1000;
+
+// The audit entries of a job, oldest first. Throws DatabaseError.
+std::vector<AuditEntry> ListAuditEntries(pqxx::connection& connection, std::int64_t job_id);
+
+// Finished jobs in a recent window (finished_at within the last `window_seconds`).
+struct FinishedWindow {
+  int window_seconds = 0;
+  std::int64_t succeeded = 0;
+  std::int64_t dead = 0;
+  std::int64_t cancelled = 0;
+};
+
+// What `stats` shows, read in one REPEATABLE READ snapshot so that its numbers agree.
+struct JobStats {
+  std::vector<std::pair<std::string, std::int64_t>> by_state;    // state -> jobs
+  std::vector<std::pair<std::string, std::int64_t>> by_topic;    // topic -> jobs
+  std::vector<std::pair<std::string, std::int64_t>> by_adapter;  // adapter -> jobs attempted
+  std::vector<std::pair<std::string, std::int64_t>> by_outcome;  // outcome -> succeeded jobs
+  // Seconds since the oldest due job (queued or in_doubt, run_after passed) became due; nullopt
+  // when nothing is due.
+  std::optional<double> oldest_due_age_seconds;
+  FinishedWindow last_5_minutes;
+  FinishedWindow last_hour;
+};
+
+// Aggregates over the whole jobs table (sequential scans: fine for an operator's occasional look,
+// not for a dashboard that polls). Throws DatabaseError.
+JobStats ReadJobStats(pqxx::connection& connection);
 
 }  // namespace payorch::db

@@ -14,8 +14,21 @@ constexpr const char* kFinishJobSucceeded = "job_queue_finish_job_succeeded";
 constexpr const char* kRescheduleJob = "job_queue_reschedule_job";
 constexpr const char* kFinishJobDead = "job_queue_finish_job_dead";
 constexpr const char* kInsertAttempt = "job_queue_insert_attempt";
+constexpr const char* kReleaseClaim = "job_queue_release_claim";
+constexpr const char* kOldestDueJobAge = "job_queue_oldest_due_job_age";
 
 // $1 worker id, $2 lease in ms, $3 batch size.
+// Per-subscription order: a queued or in-doubt job is claimable only when no other job of its
+// subscription is running and none that is earlier by (coalesce(dunning date, created_at), id) is
+// unfinished (jobs_subscription_unfinished_idx of migration 0002 answers that with one probe).
+// Since only the earliest unfinished job of a subscription is ever claimable, and a claimed job
+// is running, two jobs of one subscription never run at once. A job whose lease expired is
+// rescued regardless: it was already the one running, and it must be resumed (in doubt) before
+// anything later can go. Residual race, by design of READ COMMITTED: a job inserted with an
+// EARLIER order key than a job another worker is claiming in the same instant can be claimed by
+// a concurrent claim statement whose snapshot does not yet see the other as running. Events of
+// one subscription arrive days apart in dunning order, so this needs an out-of-order delivery
+// racing a claim within milliseconds.
 // The `due` CTE locks the batch and keeps each row's state before the claim (RETURNING only sees
 // the new row). The `expired` CTE appends the attempt row of a rescued job whose worker vanished;
 // ON CONFLICT covers the impossible-in-practice case of that row existing already, so a rescue can
@@ -25,10 +38,17 @@ WITH due AS (
   SELECT id, state AS previous_state, attempts AS previous_attempts, fence AS previous_fence,
          locked_by AS previous_locked_by, locked_until AS previous_locked_until,
          updated_at AS previous_updated_at
-  FROM jobs
-  WHERE (state IN ('queued', 'in_doubt') AND run_after <= now())
-     OR (state = 'running' AND locked_until < now())
-  ORDER BY run_after, id
+  FROM jobs AS j
+  WHERE (j.state = 'running' AND j.locked_until < now())
+     OR (j.state IN ('queued', 'in_doubt') AND j.run_after <= now()
+         AND NOT EXISTS (
+           SELECT 1 FROM jobs AS e
+           WHERE e.broadcaster_id = j.broadcaster_id AND e.subscription_id = j.subscription_id
+             AND e.state IN ('queued', 'running', 'in_doubt') AND e.id <> j.id
+             AND (e.state = 'running'
+                  OR (coalesce(e.dunning_attempt_date, e.created_at), e.id)
+                     < (coalesce(j.dunning_attempt_date, j.created_at), j.id))))
+  ORDER BY j.run_after, j.id
   LIMIT $3
   FOR UPDATE SKIP LOCKED
 ), expired AS (
@@ -100,6 +120,24 @@ VALUES ($1, $2, $3, $4, $5, $6, $7,
         $10, $11, $12, $13, $14, $15)
 )sql";
 
+// Gives a claimed job back unattempted: the claim bumped attempts by one, so the release takes
+// that one back (the fence stays bumped: fences only grow). $1 id, $2 fence, $3 'queued' or
+// 'in_doubt' (the state before the claim, so an in-doubt job is still resolved first), $4 delay ms.
+constexpr const char* kReleaseClaimSql = R"sql(
+UPDATE jobs
+SET state = $3, run_after = now() + $4::double precision * interval '1 millisecond',
+    attempts = attempts - 1, updated_at = now(), locked_by = NULL, locked_until = NULL
+WHERE id = $1 AND fence = $2 AND state = 'running' AND attempts >= 1
+)sql";
+
+// Seconds since the oldest due job became due (0 when none is due). Uses jobs_due_idx: the first
+// row of (run_after, id) among queued and in-doubt jobs.
+constexpr const char* kOldestDueJobAgeSql = R"sql(
+SELECT coalesce(extract(epoch FROM now() - min(run_after)), 0)::double precision
+FROM jobs
+WHERE state IN ('queued', 'in_doubt') AND run_after <= now()
+)sql";
+
 // libpqxx 6.4 sends a null `const char*` as SQL NULL.
 const char* Nullable(const std::optional<std::string>& value) {
   return value ? value->c_str() : nullptr;
@@ -124,6 +162,8 @@ void PrepareJobQueueStatements(pqxx::connection& connection) {
     connection.prepare(kRescheduleJob, kRescheduleJobSql);
     connection.prepare(kFinishJobDead, kFinishJobDeadSql);
     connection.prepare(kInsertAttempt, kInsertAttemptSql);
+    connection.prepare(kReleaseClaim, kReleaseClaimSql);
+    connection.prepare(kOldestDueJobAge, kOldestDueJobAgeSql);
   });
 }
 
@@ -214,6 +254,27 @@ bool RecordAttempt(pqxx::connection& connection, const AttemptRecord& attempt,
                       Nullable(attempt.error), attempt.decision);
     txn.commit();
     return true;
+  });
+}
+
+bool ReleaseClaim(pqxx::connection& connection, const ClaimedJob& job,
+                  std::chrono::milliseconds delay) {
+  return Translate("release claim", [&] {
+    pqxx::work txn(connection);
+    const pqxx::result updated =
+        txn.exec_prepared(kReleaseClaim, job.id, job.fence, job.was_in_doubt ? "in_doubt" : "queued",
+                          static_cast<long long>(delay.count()));
+    txn.commit();
+    return updated.affected_rows() == 1;
+  });
+}
+
+double OldestDueJobAgeSeconds(pqxx::connection& connection) {
+  return Translate("oldest due job age", [&] {
+    pqxx::read_transaction txn(connection);
+    const pqxx::row row = txn.exec_prepared1(kOldestDueJobAge);
+    txn.commit();
+    return row[0].as<double>();
   });
 }
 

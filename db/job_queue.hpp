@@ -97,6 +97,19 @@ struct JobTransition {
 [[nodiscard]] bool RecordAttempt(pqxx::connection& connection, const AttemptRecord& attempt,
                                  const JobTransition& transition);
 
+// Gives a claimed job back without an attempt, for a job the worker decided not to call (its
+// adapter's circuit breaker is open, or the worker is stopping): compare-and-set on (id, fence,
+// running), the job returns to the state it was claimed from (in_doubt when job.was_in_doubt,
+// else queued), claimable after `delay`, with the claim's attempt taken back so that parking
+// never spends the job's attempts. No attempt row is written (no call was made). False, having
+// changed nothing, when the lease was lost.
+[[nodiscard]] bool ReleaseClaim(pqxx::connection& connection, const ClaimedJob& job,
+                                std::chrono::milliseconds delay);
+
+// Queue lag: seconds since the oldest due (queued or in-doubt, run_after passed) job became due;
+// 0 when nothing is due. One index probe, cheap enough to sample every few seconds.
+[[nodiscard]] double OldestDueJobAgeSeconds(pqxx::connection& connection);
+
 // LISTENs on the channel the jobs insert trigger NOTIFYs (payorch_jobs) for as long as it lives.
 // It must die before its connection. Not thread-safe: one per claiming connection.
 class JobWakeups {

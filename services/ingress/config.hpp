@@ -6,6 +6,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "services/ingress/auth.hpp"
+
 namespace payorch::ingress {
 
 // Everything payorch-ingress can be told, validated. Flags win over environment variables.
@@ -19,6 +21,12 @@ struct IngressConfig {
   std::size_t queue_capacity = 4096;      // --queue-capacity / PAYORCH_INGRESS_QUEUE_CAPACITY
   bool reject_unknown_topics = false;     // --reject-unknown-topics / PAYORCH_REJECT_UNKNOWN_TOPICS
   int shutdown_timeout_seconds = 10;      // --shutdown-timeout-seconds
+  int read_timeout_ms = 15000;            // --read-timeout-ms / PAYORCH_INGRESS_READ_TIMEOUT_MS
+  int writers = 2;                        // --writers / PAYORCH_INGRESS_WRITERS, 1..16
+  int db_timeout_ms = 5000;               // --db-timeout-ms / PAYORCH_INGRESS_DB_TIMEOUT_MS
+  AuthPolicy auth;                        // --hmac-secrets, --signature-header, --url-tokens,
+                                          // --allow-cidrs, --trusted-proxies (+ PAYORCH_INGRESS_*)
+  bool check_only = false;                // --check-config: validate, print a summary, exit 0
   std::string log_level = "info";         // --log-level / PAYORCH_LOG_LEVEL
 };
 

@@ -28,6 +28,7 @@ void JobWriter::Submit(IntakeItem item, Completion done) {
     std::lock_guard lock(mutex_);
     if (!stopping_ && queue_.size() < options_.queue_capacity) {
       queue_.push_back(Pending{std::move(item), std::move(done)});
+      if (options_.metrics != nullptr) options_.metrics->SetQueueDepth(queue_.size());
       wake_.notify_one();
       return;
     }
@@ -47,6 +48,7 @@ void JobWriter::Run() {
   const std::size_t batch_max = std::max<std::size_t>(options_.batch_max, 1);
   std::vector<Pending> batch;
   batch.reserve(batch_max);
+  ConnectionSlot connection;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -58,13 +60,14 @@ void JobWriter::Run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      if (options_.metrics != nullptr) options_.metrics->SetQueueDepth(queue_.size());
     }
-    WriteBatch(batch);
+    WriteBatch(connection, batch);
     batch.clear();
   }
 }
 
-void JobWriter::WriteBatch(std::vector<Pending>& batch) {
+void JobWriter::WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch) {
   std::vector<db::NewJob> jobs;
   std::vector<std::size_t> job_index;  // batch position of jobs[i]
   std::vector<db::IgnoredEvent> ignored;
@@ -85,13 +88,18 @@ void JobWriter::WriteBatch(std::vector<Pending>& batch) {
   if (!jobs.empty() || !ignored.empty()) {
     std::vector<db::InsertedJob> inserted;
     bool stored = false;
+    const auto started = std::chrono::steady_clock::now();
     try {
-      inserted = db::StoreIntakeBatch(Connection(), jobs, ignored);
+      inserted = db::StoreIntakeBatch(Connection(slot), jobs, ignored);
       stored = true;
     } catch (const db::DatabaseError& e) {
       spdlog::warn("intake batch not stored jobs={} ignored={} in_doubt={} error=\"{}\"",
                    jobs.size(), ignored.size(), e.in_doubt(), e.what());
-      DropConnection(e);
+      DropConnection(slot, e);
+    }
+    if (options_.metrics != nullptr) {
+      const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+      options_.metrics->ObserveCommit(jobs.size() + ignored.size(), elapsed.count(), stored);
     }
     if (stored) {
       spdlog::debug("intake batch committed jobs={} ignored={}", jobs.size(), ignored.size());
@@ -111,45 +119,43 @@ void JobWriter::WriteBatch(std::vector<Pending>& batch) {
       batch[ignored_index[i]].done(outcome);
     }
   }
-  AnswerProbes(probes);
+  AnswerProbes(slot, probes);
 }
 
-void JobWriter::AnswerProbes(std::vector<Pending>& probes) {
+void JobWriter::AnswerProbes(ConnectionSlot& slot, std::vector<Pending>& probes) {
   if (probes.empty()) return;
   StoreOutcome outcome;
   try {
-    auto& connection = Connection();
+    auto& connection = Connection(slot);
     db::Ping(connection);
     outcome.kind = db::Migrator(connection).IsCurrent() ? StoreOutcome::Kind::kReady
                                                          : StoreOutcome::Kind::kNotReady;
   } catch (const db::DatabaseError& e) {
-    DropConnection(e);
+    DropConnection(slot, e);
     outcome.kind = StoreOutcome::Kind::kUnavailable;
   }
   for (auto& probe : probes) probe.done(outcome);
 }
 
-pqxx::connection& JobWriter::Connection() {
-  if (connection_ && connection_->is_open()) return *connection_;
-  connection_.reset();
+pqxx::connection& JobWriter::Connection(ConnectionSlot& slot) {
+  if (slot && slot->is_open()) return *slot;
+  slot.reset();
   auto connection = db::Connect(options_.database_url);
   db::SetStatementTimeout(*connection, static_cast<int>(options_.statement_timeout.count()));
-  connection_ = std::move(connection);
-  if (database_down_logged_) {
+  slot = std::move(connection);
+  if (database_down_logged_.exchange(false)) {
     spdlog::info("database reachable again url={}",
                  core::RedactDatabaseUrl(options_.database_url));
-    database_down_logged_ = false;
   }
-  return *connection_;
+  return *slot;
 }
 
-void JobWriter::DropConnection(const std::exception& error) {
+void JobWriter::DropConnection(ConnectionSlot& slot, const std::exception& error) {
   // A connection that saw an error may be broken or mid-transaction: start afresh next batch.
-  connection_.reset();
-  if (!database_down_logged_) {
+  slot.reset();
+  if (!database_down_logged_.exchange(true)) {
     spdlog::error("database unavailable, answering 503 until it returns error=\"{}\"",
                   error.what());
-    database_down_logged_ = true;
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -11,6 +12,7 @@
 
 #include <pqxx/pqxx>
 
+#include "services/ingress/ingress_metrics.hpp"
 #include "services/ingress/job_store.hpp"
 
 namespace payorch::ingress {
@@ -23,11 +25,14 @@ struct JobWriterOptions {
   std::size_t queue_capacity = 4096;
   // Bound on every statement, so a stalled server becomes a 503 instead of a hung request.
   std::chrono::milliseconds statement_timeout{5000};
+  // Batch sizes, commit times and queue depth; null: not counted.
+  IngressMetrics* metrics = nullptr;
 };
 
-// Makes intake durable in PostgreSQL. libpqxx blocks, so the connection lives on the thread that
-// calls Run() (main starts one for it), never on an Asio thread. Requests arrive through a
-// bounded queue; Run() takes up to batch_max of them at a time and writes them with one
+// Makes intake durable in PostgreSQL. libpqxx blocks, so connections live on the threads that
+// call Run() (main starts --writers of them), never on an Asio thread; each Run() has its own
+// connection, so one batch can gather while another commits. Requests arrive through one
+// bounded queue; a Run() takes up to batch_max of them at a time and writes them with one
 // multi-row statement in one transaction (group commit), then completes each one. When the
 // database fails, every item of the batch is completed kUnavailable and the connection is
 // dropped; the next batch connects again, so the writer recovers by itself.
@@ -41,7 +46,7 @@ class JobWriter final : public JobStore {
   // Thread-safe. After Stop() every item is refused with kUnavailable.
   void Submit(IntakeItem item, Completion done) override;
 
-  // Writes batches until Stop() is called and the queue is empty.
+  // Writes batches until Stop() is called and the queue is empty. May run on several threads.
   void Run();
   // Thread-safe: Run() finishes what is queued, then returns.
   void Stop();
@@ -52,10 +57,13 @@ class JobWriter final : public JobStore {
     Completion done;
   };
 
-  void WriteBatch(std::vector<Pending>& batch);
-  void AnswerProbes(std::vector<Pending>& probes);
-  pqxx::connection& Connection();  // connects when needed; throws db::DatabaseError
-  void DropConnection(const std::exception& error);
+  // One Run()'s connection, touched by that thread only.
+  using ConnectionSlot = std::unique_ptr<pqxx::connection>;
+
+  void WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch);
+  void AnswerProbes(ConnectionSlot& slot, std::vector<Pending>& probes);
+  pqxx::connection& Connection(ConnectionSlot& slot);  // connects when needed; throws
+  void DropConnection(ConnectionSlot& slot, const std::exception& error);
 
   const JobWriterOptions options_;
 
@@ -64,9 +72,8 @@ class JobWriter final : public JobStore {
   std::deque<Pending> queue_;  // guarded by mutex_
   bool stopping_ = false;      // guarded by mutex_
 
-  // Touched by the Run() thread only.
-  std::unique_ptr<pqxx::connection> connection_;
-  bool database_down_logged_ = false;
+  // One log line when the database goes away and one when it returns, whatever the writers.
+  std::atomic<bool> database_down_logged_{false};
 };
 
 }  // namespace payorch::ingress

@@ -100,49 +100,130 @@ Response JsonError(unsigned version, int status, std::string_view code, std::str
 RequestHandler::RequestHandler(JobStore& store, HandlerOptions options)
     : store_(store), options_(options) {}
 
-Decision RequestHandler::Decide(const Request& request) const {
+Route RouteOf(std::string_view target) {
+  const std::string_view path = PathOf(target);
+  if (path == kWebhookPath) return Route::kWebhook;
+  if (path.size() > kWebhookPath.size() + 1 && path.substr(0, kWebhookPath.size()) == kWebhookPath &&
+      path[kWebhookPath.size()] == '/' &&
+      path.find('/', kWebhookPath.size() + 1) == std::string_view::npos) {
+    return Route::kWebhook;
+  }
+  if (path == "/healthz") return Route::kHealthz;
+  if (path == "/readyz") return Route::kReadyz;
+  if (path == "/metrics") return Route::kMetrics;
+  return Route::kOther;
+}
+
+Response RequestHandler::Reject(unsigned version, int status, std::string_view code,
+                                std::string_view message) const {
+  if (options_.metrics != nullptr) options_.metrics->CountReject(code);
+  return JsonError(version, status, code, message);
+}
+
+Decision RequestHandler::Decide(const Request& request, const RequestContext& context) const {
   const unsigned version = request.version();
-  const std::string_view path = PathOf(request.target());
+  const std::string_view target = request.target();
+  const std::string_view path = PathOf(target);
   const http::verb method = request.method();
   const bool get_or_head = method == http::verb::get || method == http::verb::head;
 
-  if (path == kWebhookPath) {
-    if (method != http::verb::post) return MethodNotAllowed(version, "POST");
-    return DecideWebhook(request);
+  switch (RouteOf(target)) {
+    case Route::kWebhook: {
+      std::optional<std::string> path_token;
+      if (path.size() > kWebhookPath.size()) {
+        // A token segment is only an address when tokens are configured.
+        if (options_.auth.url_tokens.empty()) {
+          return Reject(version, 404, "not_found", "no such resource");
+        }
+        path_token = std::string(path.substr(kWebhookPath.size() + 1));
+      }
+      if (method != http::verb::post) {
+        Response response = MethodNotAllowed(version, "POST");
+        if (options_.metrics != nullptr) options_.metrics->CountReject("method_not_allowed");
+        return response;
+      }
+      return DecideWebhook(request, context, std::move(path_token));
+    }
+    case Route::kHealthz:
+      if (!get_or_head) return MethodNotAllowed(version, "GET, HEAD");
+      return JsonResponse(version, 200, {{"status", "ok"}});
+    case Route::kReadyz:
+      if (!get_or_head) return MethodNotAllowed(version, "GET, HEAD");
+      return IntakeItem{ReadinessProbe{}};
+    case Route::kMetrics: {
+      if (options_.metrics == nullptr) break;
+      if (!get_or_head) return MethodNotAllowed(version, "GET, HEAD");
+      Response response{http::status::ok, version};
+      response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      response.set(http::field::cache_control, "no-store");
+      response.body() = options_.metrics->registry().Render();
+      response.prepare_payload();
+      return response;
+    }
+    case Route::kOther:
+    case Route::kNone:
+      break;
   }
-  if (path == "/healthz") {
-    if (!get_or_head) return MethodNotAllowed(version, "GET, HEAD");
-    return JsonResponse(version, 200, {{"status", "ok"}});
-  }
-  if (path == "/readyz") {
-    if (!get_or_head) return MethodNotAllowed(version, "GET, HEAD");
-    return IntakeItem{ReadinessProbe{}};
-  }
-  return JsonError(version, 404, "not_found", "no such resource");
+  return Reject(version, 404, "not_found", "no such resource");
 }
 
-Decision RequestHandler::DecideWebhook(const Request& request) const {
+Decision RequestHandler::DecideWebhook(const Request& request, const RequestContext& context,
+                                       std::optional<std::string> path_token) const {
   const unsigned version = request.version();
   // Without Content-Length or chunked framing a request has no body (RFC 9112 6.3).
   if (!request.has_content_length() && !request.chunked()) {
-    return JsonError(version, 411, "length_required",
-                     "a webhook needs Content-Length or chunked transfer encoding");
-  }
-  const auto content_type = request[http::field::content_type];
-  if (!IsJsonMediaType(content_type)) {
-    return JsonError(version, 415, "unsupported_media_type",
-                     "Content-Type must be application/json");
+    return Reject(version, 411, "length_required",
+                  "a webhook needs Content-Length or chunked transfer encoding");
   }
   if (request.body().size() > options_.body_limit_bytes) {
-    return JsonError(version, 413, "payload_too_large",
-                     "body larger than " + std::to_string(options_.body_limit_bytes) + " bytes");
+    return Reject(version, 413, "payload_too_large",
+                  "body larger than " + std::to_string(options_.body_limit_bytes) + " bytes");
+  }
+
+  // Authentication comes before anything that looks at the content, so an unauthenticated
+  // sender learns nothing about what would be accepted.
+  const AuthPolicy& auth = options_.auth;
+  if (!auth.allowed_networks.empty() || !auth.url_tokens.empty() || !auth.hmac_secrets.empty()) {
+    AuthInput input;
+    input.peer = context.peer;
+    input.forwarded_for = request[http::field::x_forwarded_for];
+    if (const auto it = request.find(auth.signature_header); it != request.end()) {
+      input.signature = it->value();
+    }
+    input.token = std::move(path_token);
+    if (!input.token) {
+      const std::string_view target = request.target();
+      if (const auto question = target.find('?'); question != std::string_view::npos) {
+        input.token = QueryParameter(target.substr(question + 1), "token");
+      }
+    }
+    input.body = request.body();
+    const AuthVerdict verdict = Authenticate(auth, input);
+    if (verdict != AuthVerdict::kAllowed) {
+      const std::string_view reason = VerdictName(verdict);
+      if (options_.metrics != nullptr) options_.metrics->CountAuthFailure(reason);
+      // The peer is logged, never the token or the signature.
+      spdlog::warn("webhook refused by authentication reason={} peer={}", reason,
+                   context.peer.to_string());
+      const bool network = verdict == AuthVerdict::kNetworkNotAllowed ||
+                           verdict == AuthVerdict::kBadForwardedFor;
+      if (network) {
+        return Reject(version, 403, reason, "this source may not post webhooks");
+      }
+      return Reject(version, 401, reason, "missing or wrong webhook credentials");
+    }
+  }
+
+  const auto content_type = request[http::field::content_type];
+  if (!IsJsonMediaType(content_type)) {
+    return Reject(version, 415, "unsupported_media_type", "Content-Type must be application/json");
   }
 
   auto parsed = core::ParseWebhook(request.body());
   if (!parsed) {
     const core::Rejection& rejection = parsed.error();
     spdlog::info("webhook rejected status={} code={}", rejection.http_status, rejection.code);
-    return JsonError(version, rejection.http_status, rejection.code, rejection.message);
+    return Reject(version, rejection.http_status, rejection.code, rejection.message);
   }
   const core::CleengEvent& event = *parsed;
   if (event.topic) return IntakeItem{ToNewJob(event, request.body())};
@@ -150,8 +231,8 @@ Decision RequestHandler::DecideWebhook(const Request& request) const {
   if (options_.reject_unknown_topics) {
     spdlog::info("webhook rejected status=422 code=unsupported_topic broadcaster_id={}",
                  event.broadcaster_id);
-    return JsonError(version, 422, "unsupported_topic",
-                     "topic " + event.topic_name + " is not handled by this endpoint");
+    return Reject(version, 422, "unsupported_topic",
+                  "topic " + event.topic_name + " is not handled by this endpoint");
   }
   db::IgnoredEvent ignored;
   ignored.broadcaster_id = event.broadcaster_id;
@@ -178,20 +259,21 @@ Response RequestHandler::Answer(const Request& request, const IntakeItem& item,
       break;
   }
   if (const auto* job = std::get_if<db::NewJob>(&item)) {
-    spdlog::info("webhook stored job_id={} duplicate={} topic={}", outcome.job_id,
+    // debug: at thousands of webhooks a second a line each would cost more than the request.
+    spdlog::debug("webhook stored job_id={} duplicate={} topic={}", outcome.job_id,
                  outcome.duplicate, job->topic);
     return JsonResponse(version, 200, {{"jobId", outcome.job_id}, {"duplicate", outcome.duplicate}});
   }
   if (const auto* ignored = std::get_if<db::IgnoredEvent>(&item)) {
-    spdlog::info("webhook ignored topic={}", ignored->topic);
+    spdlog::debug("webhook ignored topic={}", ignored->topic);
     return JsonResponse(version, 200, {{"ignored", true}});
   }
   // A probe never comes back as kStored.
   return Unavailable(version, "internal", "unexpected store outcome");
 }
 
-boost::asio::awaitable<Response> RequestHandler::Handle(Request request) {
-  Decision decision = Decide(request);
+boost::asio::awaitable<Response> RequestHandler::Handle(Request request, RequestContext context) {
+  Decision decision = Decide(request, context);
   if (auto* response = std::get_if<Response>(&decision)) co_return std::move(*response);
   IntakeItem& item = std::get<IntakeItem>(decision);
   // The store consumes the item; the answer needs only its kind and names, not the body.

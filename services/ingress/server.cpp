@@ -73,9 +73,16 @@ asio::awaitable<void> DiscardUnread(beast::tcp_stream& stream) {
 // One connection. `stream` and `waiting_for_request` are touched only on the session's strand
 // (the socket's executor), including by Shutdown, which posts there.
 struct Server::Session {
-  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  explicit Session(tcp::socket socket)
+      : stream(std::move(socket)), read_timer(stream.get_executor()) {}
   beast::tcp_stream stream;
   bool waiting_for_request = false;
+  // The read deadline. Unlike tcp_stream's own timeout, which closes the socket, expiry only
+  // cancels the read, so the session can still answer 408. `read_generation` tells a stale
+  // expiry (queued just as its read completed) from the current one.
+  asio::steady_timer read_timer;
+  std::uint64_t read_generation = 0;
+  bool read_timed_out = false;
 };
 
 Server::Server(asio::io_context& io_context, RequestHandler& handler, ServerOptions options)
@@ -152,9 +159,30 @@ asio::awaitable<void> Server::Accept() {
   }
 }
 
+void Server::ArmReadTimer(const std::shared_ptr<Session>& session) {
+  const std::uint64_t generation = ++session->read_generation;
+  session->read_timed_out = false;
+  session->read_timer.expires_after(options_.read_timeout);
+  session->read_timer.async_wait(
+      [session, generation](const boost::system::error_code& ec) {
+        if (ec || generation != session->read_generation) return;
+        session->read_timed_out = true;
+        boost::system::error_code ignored;
+        session->stream.socket().cancel(ignored);
+      });
+}
+
+void Server::Count(Route route, int status, std::chrono::steady_clock::time_point started) {
+  if (options_.metrics == nullptr) return;
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+  options_.metrics->CountRequest(route, status, elapsed.count());
+}
+
 asio::awaitable<void> Server::Serve(std::shared_ptr<Session> session) {
   beast::tcp_stream& stream = session->stream;
   beast::flat_buffer buffer;
+  boost::system::error_code peer_ec;
+  const RequestContext context{stream.socket().remote_endpoint(peer_ec).address()};
   try {
     while (!shutting_down_) {
       http::request_parser<http::string_body> parser;
@@ -162,24 +190,38 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Session> session) {
       // Only a connection with nothing of a next request buffered is idle and may be closed by
       // Shutdown; a partly received request is given its read timeout.
       session->waiting_for_request = buffer.size() == 0;
-      stream.expires_after(options_.read_timeout);
+      stream.expires_never();
+      ArmReadTimer(session);
       auto [read_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser,
                                                                      kUseTuple);
       session->waiting_for_request = false;
       if (!read_ec && !parser.is_done()) {
         if (ExpectsContinue(parser.get())) {
           http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+          stream.expires_after(options_.write_timeout);
           auto [continue_ec, continue_bytes] = co_await http::async_write(stream, go_on, kUseTuple);
           if (continue_ec) break;
+          stream.expires_never();
         }
         std::tie(read_ec, header_bytes) =
             co_await http::async_read(stream, buffer, parser, kUseTuple);
       }
+      ++session->read_generation;  // whatever the timer does now is stale
+      session->read_timer.cancel();
+      const auto started = std::chrono::steady_clock::now();
       if (read_ec) {
-        if (IsQuietClose(read_ec)) break;
-        // The request cannot be framed: answer once and close, the stream is out of sync.
+        const bool timed_out = session->read_timed_out && read_ec == asio::error::operation_aborted;
+        // A timeout before the first byte of a request is an idle keep-alive connection ending.
+        if (timed_out && !parser.got_some() && buffer.size() == 0) break;
+        if (!timed_out && IsQuietClose(read_ec)) break;
+        // The request cannot be completed or framed: answer once and close, the stream is out
+        // of sync.
         Response error;
-        if (read_ec == http::error::body_limit) {
+        if (timed_out) {
+          error = JsonError(11, 408, "request_timeout",
+                            "the request was not received within " +
+                                std::to_string(options_.read_timeout.count()) + " ms");
+        } else if (read_ec == http::error::body_limit) {
           error = JsonError(11, 413, "payload_too_large",
                             "body larger than " + std::to_string(options_.body_limit_bytes) +
                                 " bytes");
@@ -189,8 +231,18 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Session> session) {
           error = JsonError(11, 400, "malformed_request", "malformed HTTP request");
         }
         error.keep_alive(false);
+        const int status = error.result_int();
+        if (options_.metrics != nullptr) {
+          const auto reason =
+              timed_out ? "request_timeout"
+                        : (status == 413 ? "payload_too_large"
+                                         : (status == 431 ? "header_too_large" : "malformed_request"));
+          options_.metrics->CountReject(reason);
+        }
+        const Route route = parser.is_header_done() ? RouteOf(parser.get().target()) : Route::kNone;
         stream.expires_after(options_.write_timeout);
         auto [error_ec, error_bytes] = co_await http::async_write(stream, error, kUseTuple);
+        Count(route, status, started);
         if (!error_ec) co_await DiscardUnread(stream);
         break;
       }
@@ -198,16 +250,20 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Session> session) {
       Request request = parser.release();
       const bool keep_alive = request.keep_alive();
       const bool head = request.method() == http::verb::head;
-      Response response = co_await handler_.Handle(std::move(request));
+      const Route route = RouteOf(request.target());
+      Response response = co_await handler_.Handle(std::move(request), context);
       response.keep_alive(keep_alive && !shutting_down_);
       if (head) response.body().clear();  // Content-Length still tells the size of the GET body
       stream.expires_after(options_.write_timeout);
       auto [write_ec, written] = co_await http::async_write(stream, response, kUseTuple);
+      Count(route, response.result_int(), started);
       if (write_ec || !response.keep_alive()) break;
     }
   } catch (const std::exception& e) {
     spdlog::error("session failed error=\"{}\"", e.what());
   }
+  ++session->read_generation;
+  session->read_timer.cancel();
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.close();

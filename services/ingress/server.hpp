@@ -17,9 +17,13 @@ namespace payorch::ingress {
 
 struct ServerOptions {
   std::size_t body_limit_bytes = 1024 * 1024;
-  // A client must send each request (header and body) within this time, else it is closed.
-  std::chrono::seconds read_timeout{15};
-  std::chrono::seconds write_timeout{15};
+  // A client must send each request (header and body) within this time once it started it, else
+  // it gets 408 and the connection is closed. An idle keep-alive connection is closed silently
+  // after the same time.
+  std::chrono::milliseconds read_timeout{15000};
+  std::chrono::milliseconds write_timeout{15000};
+  // Requests by route and status, latency; null: not counted.
+  IngressMetrics* metrics = nullptr;
 };
 
 // The HTTP transport: accepts connections and runs one session per connection (HTTP/1.1
@@ -51,6 +55,8 @@ class Server {
   boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Serve(std::shared_ptr<Session> session);
   void Unregister(const std::shared_ptr<Session>& session);
+  void ArmReadTimer(const std::shared_ptr<Session>& session);
+  void Count(Route route, int status, std::chrono::steady_clock::time_point started);
 
   boost::asio::io_context& io_context_;
   RequestHandler& handler_;

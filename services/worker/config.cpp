@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/ip/address_v4.hpp>
 #include <array>
 #include <cstdint>
 #include <iostream>
@@ -19,6 +20,24 @@ std::string DefaultWorkerId() {
 
 }  // namespace
 
+std::optional<std::pair<std::string, unsigned short>> ParseListen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) return std::nullopt;
+  const std::string host = listen.substr(0, colon);
+  const std::string port_text = listen.substr(colon + 1);
+  if (port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const int port = std::stoi(port_text);
+  if (port > 65535) return std::nullopt;
+  boost::system::error_code error;
+  boost::asio::ip::make_address_v4(host, error);
+  if (error && host != "localhost") return std::nullopt;
+  return std::make_pair(host == "localhost" ? std::string("127.0.0.1") : host,
+                        static_cast<unsigned short>(port));
+}
+
 core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* argv) {
   WorkerConfig config;
   std::int64_t deadline_ms = config.adapter_deadline.count();
@@ -26,6 +45,8 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   std::int64_t max_ms = config.retry.max_delay.count();
   std::int64_t lease_ms = config.lease.count();
   std::int64_t poll_ms = config.poll_interval.count();
+  std::int64_t probe_ms = config.breaker.probe_interval.count();
+  std::int64_t shutdown_ms = config.shutdown_timeout.count();
 
   CLI::App app{"payorch-worker: claims due jobs, calls the gateway adapter, records the outcome"};
   app.option_defaults()->always_capture_default();
@@ -66,6 +87,28 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
       ->envname("PAYORCH_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
+  app.add_option("--adapter-max-in-flight", config.adapter_max_in_flight,
+                 "Most calls in flight to the adapter (0: --concurrency)")
+      ->envname("PAYORCH_ADAPTER_MAX_IN_FLIGHT")
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--breaker-failures", config.breaker.failure_threshold,
+                 "Consecutive adapter failures that open the circuit breaker")
+      ->envname("PAYORCH_BREAKER_FAILURES")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--breaker-probe-ms", probe_ms,
+                 "How long an open breaker waits before a probe call (parked jobs wait as long)")
+      ->envname("PAYORCH_BREAKER_PROBE_MS")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
+  app.add_option("--shutdown-timeout-ms", shutdown_ms,
+                 "After SIGTERM, longest wait for in-flight jobs to finish and be recorded")
+      ->envname("PAYORCH_SHUTDOWN_TIMEOUT_MS")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600000}));
+  app.add_option("--metrics-listen", config.metrics_listen,
+                 "host:port of the /metrics and /healthz HTTP server")
+      ->envname("PAYORCH_WORKER_METRICS_LISTEN");
+  app.add_flag("--check-config", config.check_config,
+               "Validate the configuration (flags and environment), then exit 0");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -88,7 +131,14 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
     return fail("--lease-ms (" + std::to_string(lease_ms) +
                 ") must exceed twice --adapter-deadline-ms (" + std::to_string(deadline_ms) + ")");
   }
+  if (!ParseListen(config.metrics_listen)) {
+    return fail("--metrics-listen must be host:port (IPv4 host, port 0..65535), got \"" +
+                config.metrics_listen + "\"");
+  }
+  if (config.adapter_max_in_flight == 0) config.adapter_max_in_flight = config.concurrency;
   if (config.worker_id.empty()) config.worker_id = DefaultWorkerId();
+  config.breaker.probe_interval = std::chrono::milliseconds(probe_ms);
+  config.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
 
   config.adapter_deadline = std::chrono::milliseconds(deadline_ms);
   config.retry.base_delay = std::chrono::milliseconds(base_ms);

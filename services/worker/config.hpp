@@ -1,9 +1,12 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "services/core/result.hpp"
+#include "services/worker/circuit_breaker.hpp"
 #include "services/worker/retry_policy.hpp"
 
 namespace payorch::worker {
@@ -22,6 +25,16 @@ struct WorkerConfig {
   int claim_batch = 16;
   std::string worker_id;  // hostname:pid unless set
   std::string log_level = "info";
+  // Per-adapter limits: calls in flight at once (0 at parse time means `concurrency`), breaker.
+  int adapter_max_in_flight = 0;
+  BreakerPolicy breaker;
+  // After SIGTERM: how long in-flight jobs may take to finish and be recorded before the process
+  // gives up on them (their leases expire and another worker rescues them).
+  std::chrono::milliseconds shutdown_timeout{15000};
+  // host:port of the /metrics and /healthz HTTP server.
+  std::string metrics_listen = "127.0.0.1:9464";
+  // --check-config: validate everything, print a summary, exit 0 without starting.
+  bool check_config = false;
 };
 
 // Why ParseConfig did not return a config: the process should exit with `exit_code` (0 after
@@ -44,6 +57,15 @@ struct ConfigExit {
 //   --claim-batch          PAYORCH_CLAIM_BATCH         16
 //   --worker-id            PAYORCH_WORKER_ID           hostname:pid
 //   --log-level            PAYORCH_LOG_LEVEL           info
+//   --adapter-max-in-flight PAYORCH_ADAPTER_MAX_IN_FLIGHT  concurrency
+//   --breaker-failures     PAYORCH_BREAKER_FAILURES    5
+//   --breaker-probe-ms     PAYORCH_BREAKER_PROBE_MS    2000
+//   --shutdown-timeout-ms  PAYORCH_SHUTDOWN_TIMEOUT_MS 15000
+//   --metrics-listen       PAYORCH_WORKER_METRICS_LISTEN 127.0.0.1:9464
+//   --check-config         (flag)
+// "host:port" with an IPv4 host (or localhost) and a port in 0..65535; nullopt otherwise.
+std::optional<std::pair<std::string, unsigned short>> ParseListen(const std::string& listen);
+
 core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* argv);
 
 }  // namespace payorch::worker

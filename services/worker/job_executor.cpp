@@ -152,11 +152,11 @@ AttemptPlan JobExecutor::Execute(const db::ClaimedJob& job,
     call = client_.GetPaymentStatus(job.idempotency_key);
     if (call.code != grpc::StatusCode::OK || call.found) {
       resolved_by_status = true;
-      summary +=
-          call.code == grpc::StatusCode::OK ? " status_lookup=found" : " status_lookup=failed";
+      plan.status_lookup = call.code == grpc::StatusCode::OK ? "found" : "failed";
     } else {
-      summary += " status_lookup=not_found";
+      plan.status_lookup = "not_found";
     }
+    summary += " status_lookup=" + plan.status_lookup;
   }
   if (!resolved_by_status) call = Call(rpc, job, event, authorization_reference);
   record.finished_at = std::chrono::system_clock::now();
@@ -170,6 +170,8 @@ AttemptPlan JobExecutor::Execute(const db::ClaimedJob& job,
     decision.kind = DecisionKind::kInDoubt;
   }
 
+  plan.called = true;
+  plan.last_code = call.code;
   record.grpc_status = StatusCodeName(call.code);
   if (call.code == grpc::StatusCode::OK) {
     record.gateway_status = std::string(GatewayStatusName(FromProto(call.result.status())));

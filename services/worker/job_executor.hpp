@@ -25,6 +25,13 @@ struct AttemptPlan {
   db::AttemptRecord record;
   db::JobTransition transition;
   Decision decision;
+  // For a job claimed in doubt: how its GetPaymentStatus ended ("found", "not_found" then the
+  // payment call was made again with the same key, or "failed"); empty when none was asked.
+  std::string status_lookup;
+  // The gRPC code of the attempt's last call (UNKNOWN when no call was made): what the adapter's
+  // circuit breaker is told.
+  grpc::StatusCode last_code = grpc::StatusCode::OK;
+  bool called = false;
 };
 
 // Runs one attempt of a claimed job against the adapter:

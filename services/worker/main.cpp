@@ -3,17 +3,31 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "services/core/logging.hpp"
+#include "services/core/metrics.hpp"
 #include "services/worker/config.hpp"
+#include "services/worker/status_server.hpp"
 #include "services/worker/worker.hpp"
 
 int main(int argc, char** argv) {
   auto parsed = payorch::worker::ParseConfig(argc, argv);
   if (!parsed.ok()) return parsed.error().exit_code;
   const payorch::worker::WorkerConfig& config = parsed.value();
+  if (config.check_config) {
+    std::cout << "payorch-worker: configuration ok (database="
+              << payorch::core::RedactDatabaseUrl(config.database_url)
+              << " adapter=" << config.adapter_name << " adapter_address=" << config.adapter_address
+              << " metrics_listen=" << config.metrics_listen << ")\n";
+    return 0;
+  }
   if (!payorch::core::InitLogging("worker", config.log_level)) return 2;
 
   // SIGTERM and SIGINT are blocked in every thread (threads inherit the mask) and taken by
@@ -26,29 +40,85 @@ int main(int argc, char** argv) {
 
   spdlog::info(
       "starting worker_id={} database={} adapter={} adapter_address={} deadline_ms={} "
-      "lease_ms={} concurrency={} claim_batch={} max_attempts={}",
+      "lease_ms={} concurrency={} claim_batch={} max_attempts={} max_in_flight={} "
+      "breaker_failures={} breaker_probe_ms={} metrics_listen={}",
       config.worker_id, payorch::core::RedactDatabaseUrl(config.database_url), config.adapter_name,
       config.adapter_address, config.adapter_deadline.count(), config.lease.count(),
-      config.concurrency, config.claim_batch, config.retry.max_attempts);
+      config.concurrency, config.claim_batch, config.retry.max_attempts,
+      config.adapter_max_in_flight, config.breaker.failure_threshold,
+      config.breaker.probe_interval.count(), config.metrics_listen);
 
-  payorch::worker::Worker worker(config);
-  // The threads, all owned here:
+  payorch::core::Registry registry;
+  payorch::worker::Worker worker(config, registry);
+
+  // The status server's io_context runs on one thread of its own: /metrics and /healthz must
+  // answer even while every slot is blocked in a call.
+  boost::asio::io_context status_io(1);
+  auto status_work = boost::asio::make_work_guard(status_io);
+  std::unique_ptr<payorch::worker::StatusServer> status_server;
+  const auto listen = payorch::worker::ParseListen(config.metrics_listen);
+  try {
+    status_server = std::make_unique<payorch::worker::StatusServer>(
+        status_io, listen->first, listen->second, [&registry] { return registry.Render(); });
+  } catch (const std::exception& e) {
+    spdlog::error("cannot listen for metrics metrics_listen={} error=\"{}\"", config.metrics_listen,
+                  e.what());
+    return 1;
+  }
+  spdlog::info("metrics listening address={}:{}", listen->first, status_server->port());
+  std::thread status_thread([&] { status_io.run(); });
+
+  // The worker threads, all owned here:
   //  - one claim thread: it holds the LISTEN connection and blocks in libpq waiting for NOTIFY
   //    or the poll interval, then claims as many jobs as there are free slots;
   //  - `concurrency` slot threads: each runs one job at a time with a synchronous gRPC call
-  //    (bounded by the adapter deadline) and its own database connection. Blocking threads keep
-  //    this version simple; the number of in-flight calls is the number of slots.
-  std::vector<std::jthread> threads;
+  //    (bounded by the adapter deadline) and its own database connection.
+  std::mutex done_mutex;
+  std::condition_variable done_changed;
+  int running = config.concurrency + 1;
+  auto finished = [&] {
+    {
+      std::lock_guard lock(done_mutex);
+      --running;
+    }
+    done_changed.notify_all();
+  };
+  std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(config.concurrency) + 1);
-  threads.emplace_back([&] { worker.RunClaimLoop(); });
-  for (int i = 0; i < config.concurrency; ++i) threads.emplace_back([&] { worker.RunSlot(); });
+  threads.emplace_back([&] {
+    worker.RunClaimLoop();
+    finished();
+  });
+  for (int i = 0; i < config.concurrency; ++i) {
+    threads.emplace_back([&] {
+      worker.RunSlot();
+      finished();
+    });
+  }
 
   int received = 0;
   sigwait(&signals, &received);
-  spdlog::info("stopping signal={} (finishing in-flight jobs)",
+  spdlog::info("stopping signal={} (releasing claimed jobs, finishing calls in flight)",
                received == SIGTERM ? "SIGTERM" : "SIGINT");
   worker.Stop();
-  threads.clear();  // joins: in-flight calls end within the adapter deadline, then are recorded
+  // Bounded: calls end within the adapter deadline, database retries within the shutdown
+  // timeout; a small margin covers the last record's round trip.
+  bool clean = false;
+  {
+    std::unique_lock lock(done_mutex);
+    clean = done_changed.wait_for(lock, config.shutdown_timeout + std::chrono::seconds(2),
+                                  [&] { return running == 0; });
+  }
+  status_server->Stop();
+  status_work.reset();
+  status_thread.join();
+  if (!clean) {
+    // Leases of the jobs still held expire and other workers rescue them as in doubt.
+    spdlog::error("stop timed out worker_id={} (leases left to expire)", config.worker_id);
+    spdlog::shutdown();
+    std::_Exit(1);
+  }
+  for (auto& thread : threads) thread.join();
   spdlog::info("stopped worker_id={}", config.worker_id);
   return 0;
 }

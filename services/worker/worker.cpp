@@ -20,17 +20,23 @@ constexpr milliseconds kReconnectMax{5000};
 constexpr milliseconds kJobDatabaseRetryBudget{10000};
 // The claim loop wakes at least this often while waiting, to notice Stop.
 constexpr milliseconds kStopCheckInterval{100};
+// How often the claim loop samples the queue lag (one cheap index probe).
+constexpr milliseconds kQueueLagInterval{2000};
 
 }  // namespace
 
-Worker::Worker(const WorkerConfig& config)
+Worker::Worker(const WorkerConfig& config, core::Registry& registry)
     : config_(config),
       client_(config.adapter_address, config.adapter_deadline),
-      executor_(client_, config.adapter_name, config.worker_id, config.retry) {}
+      executor_(client_, config.adapter_name, config.worker_id, config.retry),
+      gate_(config.adapter_max_in_flight > 0 ? config.adapter_max_in_flight : config.concurrency,
+            config.breaker),
+      metrics_(registry, config.adapter_name) {}
 
 void Worker::Stop() {
   {
     std::lock_guard lock(mutex_);
+    if (!stopping_) stop_deadline_ = steady_clock::now() + config_.shutdown_timeout;
     stopping_ = true;
   }
   slot_freed_.notify_all();
@@ -52,6 +58,7 @@ void Worker::RunClaimLoop() {
   std::unique_ptr<pqxx::connection> connection;
   std::unique_ptr<db::JobWakeups> wakeups;
   milliseconds reconnect_delay = kReconnectInitial;
+  auto next_lag_sample = steady_clock::now();
   auto drop_connection = [&] {
     wakeups.reset();  // before its connection
     connection.reset();
@@ -75,6 +82,25 @@ void Worker::RunClaimLoop() {
       }
     }
 
+    if (steady_clock::now() >= next_lag_sample) {
+      try {
+        metrics_.queue_lag.Set(db::OldestDueJobAgeSeconds(*connection));
+      } catch (const db::DatabaseError& e) {
+        spdlog::warn("queue lag sample failed error=\"{}\"", e.what());
+        drop_connection();
+        continue;
+      }
+      next_lag_sample = steady_clock::now() + kQueueLagInterval;
+    }
+    metrics_.breaker_state.Set(static_cast<double>(gate_.state()));
+
+    // An adapter whose breaker refuses calls gets no claims: they would only be parked again.
+    const milliseconds refusing = gate_.TimeUntilAdmission();
+    if (refusing.count() > 0) {
+      SleepUnlessStopping(std::min(refusing, kStopCheckInterval));
+      continue;
+    }
+
     const int free_slots = WaitForFreeSlots();
     if (free_slots == 0) break;
     const int wanted = std::min(free_slots, config_.claim_batch);
@@ -94,6 +120,7 @@ void Worker::RunClaimLoop() {
         std::lock_guard lock(mutex_);
         for (auto& job : jobs) {
           if (job.lease_expired) {
+            metrics_.rescues.Increment();
             spdlog::warn("rescued job with expired lease job_id={} attempt={}", job.id,
                          job.attempt);
           }
@@ -146,7 +173,12 @@ void Worker::RunSlot() {
       claimed = std::move(queue_.front());
       queue_.pop_front();
     }
-    HandleJob(claimed, connection, random);
+    if (stopping_) {
+      // Not started yet: give it back rather than start a call during shutdown.
+      Release(claimed, connection, milliseconds(0), "shutdown");
+    } else {
+      HandleJob(claimed, connection, random);
+    }
     {
       std::lock_guard lock(mutex_);
       --busy_;
@@ -183,11 +215,41 @@ bool Worker::WithDatabase(std::unique_ptr<pqxx::connection>& connection,
   }
 }
 
+steady_clock::time_point Worker::GiveUpAt(const Claimed& claimed) {
+  std::lock_guard lock(mutex_);
+  return std::min({claimed.lease_end, steady_clock::now() + kJobDatabaseRetryBudget,
+                   stop_deadline_});
+}
+
+steady_clock::time_point Worker::RecordUntil(const Claimed& claimed) {
+  std::lock_guard lock(mutex_);
+  return std::min(claimed.lease_end, stop_deadline_);
+}
+
+void Worker::Release(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
+                     milliseconds delay, const char* reason) {
+  const db::ClaimedJob& job = claimed.job;
+  bool released = false;
+  const bool reached = WithDatabase(connection, GiveUpAt(claimed), "release claim", job.id,
+                                    [&](pqxx::connection& c) {
+                                      released = db::ReleaseClaim(c, job, delay);
+                                    });
+  if (!reached || !released) {
+    // Either way nothing is lost: the lease expires and the job is rescued (as in doubt).
+    spdlog::warn("claim not released job_id={} attempt={} reason={} lease_lost={}", job.id,
+                 job.attempt, reason, reached && !released);
+    return;
+  }
+  (std::string_view(reason) == "shutdown" ? metrics_.parked_shutdown : metrics_.parked_breaker)
+      .Increment();
+  spdlog::info("job parked without an attempt job_id={} reason={} retry_in_ms={}", job.id, reason,
+               delay.count());
+}
+
 void Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
                        std::mt19937_64& random) {
   const db::ClaimedJob& job = claimed.job;
-  const auto give_up_at =
-      std::min(claimed.lease_end, steady_clock::now() + kJobDatabaseRetryBudget);
+  const auto give_up_at = GiveUpAt(claimed);
 
   std::optional<std::string> authorization_reference;
   const auto topic = core::TopicFromName(job.topic);
@@ -204,12 +266,31 @@ void Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>
     }
   }
 
+  // The adapter's limits: wait for an in-flight slot; a refusing breaker parks the job unattempted.
+  const auto admission = gate_.Acquire();
+  metrics_.breaker_state.Set(static_cast<double>(gate_.state()));
+  if (!admission.allowed) {
+    Release(claimed, connection, admission.retry_after, "breaker_open");
+    return;
+  }
+  metrics_.in_flight.Add(1);
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   const AttemptPlan plan = executor_.Execute(job, authorization_reference, jitter(random));
+  metrics_.in_flight.Add(-1);
+  // A job that made no call (dead before it) tells the breaker nothing.
+  if (plan.called) {
+    gate_.Release(plan.last_code);
+  } else {
+    gate_.ReleaseWithoutCall();
+  }
+  metrics_.breaker_state.Set(static_cast<double>(gate_.state()));
+  if (plan.status_lookup == "found") metrics_.in_doubt_found.Increment();
+  if (plan.status_lookup == "not_found") metrics_.in_doubt_not_found.Increment();
+  if (plan.status_lookup == "failed") metrics_.in_doubt_failed.Increment();
 
   bool recorded = false;
   const bool reached = WithDatabase(
-      connection, claimed.lease_end, "record attempt", job.id,
+      connection, RecordUntil(claimed), "record attempt", job.id,
       [&](pqxx::connection& c) { recorded = db::RecordAttempt(c, plan.record, plan.transition); });
   const auto& record = plan.record;
   if (!reached) {
@@ -220,6 +301,7 @@ void Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>
     return;
   }
   if (!recorded) {
+    metrics_.lease_lost.Increment();
     spdlog::warn(
         "lease lost, attempt discarded job_id={} attempt={} fence={} adapter={} rpc={} "
         "grpc_status={} decision={}",
@@ -229,6 +311,17 @@ void Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>
   }
   const auto duration =
       std::chrono::duration_cast<milliseconds>(record.finished_at - record.started_at);
+  metrics_.AttemptRecorded(record.decision,
+                           std::chrono::duration<double>(record.finished_at - record.started_at)
+                               .count());
+  switch (plan.transition.kind) {
+    case db::JobTransition::Kind::kSucceeded:
+      metrics_.JobFinished("succeeded", plan.transition.outcome);
+      break;
+    case db::JobTransition::Kind::kDead: metrics_.JobFinished("dead", "none"); break;
+    case db::JobTransition::Kind::kRetry: metrics_.retries.Increment(); break;
+    case db::JobTransition::Kind::kInDoubt: break;
+  }
   spdlog::info(
       "attempt job_id={} attempt={} adapter={} rpc={} grpc_status={} gateway_status={} "
       "decision={} delay_ms={} duration_ms={}{}{}",

@@ -9,9 +9,12 @@
 #include <random>
 
 #include "db/job_queue.hpp"
+#include "services/core/metrics.hpp"
 #include "services/worker/adapter_client.hpp"
+#include "services/worker/circuit_breaker.hpp"
 #include "services/worker/config.hpp"
 #include "services/worker/job_executor.hpp"
+#include "services/worker/worker_metrics.hpp"
 
 namespace payorch::worker {
 
@@ -22,17 +25,25 @@ namespace payorch::worker {
 // backoff after a failure, so a database outage slows the worker down but never stops it.
 //
 // Claims are bounded by the free slots: the worker never holds a lease on a job it is not about
-// to run. On Stop the claim loop stops claiming, and the slots finish every job already claimed
-// (each call bounded by the adapter deadline), record it, and return.
+// to run. Every call passes the adapter's gate (in-flight limit, circuit breaker); a job the gate
+// refuses is released unattempted (db::ReleaseClaim) to be claimed after the probe interval, and
+// the claim loop claims nothing while the breaker refuses.
+//
+// On Stop the claim loop stops claiming; jobs claimed but not yet started are released
+// unattempted; calls in flight finish (bounded by the adapter deadline) and are recorded, with
+// database retries bounded by config.shutdown_timeout from the Stop.
 class Worker {
  public:
-  explicit Worker(const WorkerConfig& config);
+  Worker(const WorkerConfig& config, core::Registry& registry);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   void RunClaimLoop();
   void RunSlot();
   void Stop();
+
+  // The adapter's gate, for the metrics sampler and tests.
+  AdapterGate& gate() { return gate_; }
 
  private:
   struct Claimed {
@@ -53,9 +64,22 @@ class Worker {
                     std::chrono::steady_clock::time_point give_up_at, const char* what,
                     std::int64_t job_id, Operation&& operation);
 
+  // Gives a claimed job back unattempted (breaker open or stopping); logs when it cannot.
+  void Release(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
+               std::chrono::milliseconds delay, const char* reason);
+  // The latest time a slot keeps retrying a database step of `claimed`.
+  std::chrono::steady_clock::time_point GiveUpAt(const Claimed& claimed);
+  // The latest time a slot keeps retrying the record of an attempt: the lease, or the shutdown
+  // bound once stopping.
+  std::chrono::steady_clock::time_point RecordUntil(const Claimed& claimed);
+
   const WorkerConfig config_;
   AdapterClient client_;
   JobExecutor executor_;
+  AdapterGate gate_;
+  WorkerMetrics metrics_;
+  std::chrono::steady_clock::time_point stop_deadline_ =
+      std::chrono::steady_clock::time_point::max();  // guarded by mutex_
 
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;

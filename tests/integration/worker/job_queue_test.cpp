@@ -18,7 +18,7 @@ using std::chrono::milliseconds;
 // Jobs are inserted with plain SQL: the worker's queue is tested apart from the ingress.
 std::int64_t InsertJob(pqxx::connection& connection, const std::string& key,
                        const std::string& topic = "subscriptionReadyForPaymentAuthorisation",
-                       const std::string& subscription_id = "sub-1",
+                       const std::string& subscription_id = "",
                        const std::string& state = "queued", int run_after_offset_s = 0) {
   pqxx::work tx(connection);
   const auto row = tx.exec_params1(
@@ -27,7 +27,10 @@ std::int64_t InsertJob(pqxx::connection& connection, const std::string& key,
       "VALUES ($1, $2, 123, $3, $4, '{\"raw\":true}', $5::text, now() + $6 * interval '1 second', "
       "CASE WHEN $5::text IN ('succeeded', 'dead', 'cancelled') THEN now() END) "
       "RETURNING id",
-      "test|" + key, "po1_" + key, topic, subscription_id, state, run_after_offset_s);
+      "test|" + key, "po1_" + key, topic,
+      // By default every job is its own subscription, so that per-subscription order does not
+      // hold back the jobs a test claims together.
+      subscription_id.empty() ? "sub-" + key : subscription_id, state, run_after_offset_s);
   tx.commit();
   return row[0].as<std::int64_t>();
 }

@@ -174,7 +174,7 @@ class WorkerLoopTest : public ::testing::Test {
   }
 
   void StartWorker() {
-    worker_ = std::make_unique<Worker>(config_);
+    worker_ = std::make_unique<Worker>(config_, registry_);
     threads_.emplace_back([this] { worker_->RunClaimLoop(); });
     for (int i = 0; i < config_.concurrency; ++i) {
       threads_.emplace_back([this] { worker_->RunSlot(); });
@@ -240,6 +240,7 @@ class WorkerLoopTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   WorkerConfig config_;
+  core::Registry registry_;
   std::unique_ptr<Worker> worker_;
   std::vector<std::jthread> threads_;
 };
