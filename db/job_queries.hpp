@@ -29,26 +29,26 @@ inline constexpr int kMaxListedAttempts = 1000;
 // means "any"); the criteria combine with AND.
 struct JobListFilter {
   // Jobs in any of these states; empty means every state.
-  std::vector<core::JobState> states;
-  std::string topic;
+  std::vector<core::JobState> states{};
+  std::string topic{};
   // Jobs with at least one attempt through this adapter (job_attempts.adapter).
-  std::string adapter;
-  std::optional<std::int64_t> broadcaster_id;
-  std::string subscription_id;
-  std::string outcome;
+  std::string adapter{};
+  std::optional<std::int64_t> broadcaster_id{};
+  std::string subscription_id{};
+  std::string outcome{};
   // An ILIKE pattern matched anywhere in last_error: "timeout" matches "... Timeout ..."; the
   // caller's % and _ act as wildcards.
-  std::string error_text;
+  std::string error_text{};
   // Bounds as timestamptz literals (ISO-8601 with zone); since is inclusive, until exclusive.
   // A finished bound excludes unfinished jobs.
-  std::string created_since;
-  std::string created_until;
-  std::string finished_since;
-  std::string finished_until;
+  std::string created_since{};
+  std::string created_until{};
+  std::string finished_since{};
+  std::string finished_until{};
   // Keyset paging: only jobs after this job in the listing order (created_at DESC, id DESC).
   // Rows are never deleted and created_at never changes, so a page boundary is stable however
   // many jobs arrive meanwhile. An unknown id yields an empty page.
-  std::optional<std::int64_t> before_id;
+  std::optional<std::int64_t> before_id{};
   // At most this many rows; clamped to [1, kMaxListJobsLimit].
   int limit = 50;
 };
@@ -56,54 +56,54 @@ struct JobListFilter {
 // One row of a job listing: what an operator scans for, not the whole job.
 struct JobSummary {
   std::int64_t id = 0;
-  std::string state;
-  std::string topic;
+  std::string state{};
+  std::string topic{};
   std::int64_t broadcaster_id = 0;
-  std::string subscription_id;
-  std::optional<std::string> outcome;
+  std::string subscription_id{};
+  std::optional<std::string> outcome{};
   int attempts = 0;
-  std::optional<std::string> last_error;
-  std::string created_at;
-  std::string updated_at;
-  std::optional<std::string> finished_at;
+  std::optional<std::string> last_error{};
+  std::string created_at{};
+  std::string updated_at{};
+  std::optional<std::string> finished_at{};
 };
 
 // One page of a listing. `next_before_id` is set when more jobs match after this page: pass it
 // as JobListFilter::before_id to read the next one.
 struct JobPage {
-  std::vector<JobSummary> jobs;
-  std::optional<std::int64_t> next_before_id;
+  std::vector<JobSummary> jobs{};
+  std::optional<std::int64_t> next_before_id{};
 };
 
 // Every column of a job. `raw_event` is the body as received: it holds the gateway token and the
 // customer's email, so callers must mask it before showing it to anyone.
 struct JobDetail {
   std::int64_t id = 0;
-  std::string event_key;
-  std::string idempotency_key;
+  std::string event_key{};
+  std::string idempotency_key{};
   std::int64_t broadcaster_id = 0;
-  std::string topic;
-  std::string subscription_id;
-  std::optional<std::string> payment_gateway;
-  std::optional<std::string> payment_method_id;
-  std::optional<std::string> dunning_attempt_date;
-  std::string raw_event;
-  std::string state;
-  std::string run_after;
+  std::string topic{};
+  std::string subscription_id{};
+  std::optional<std::string> payment_gateway{};
+  std::optional<std::string> payment_method_id{};
+  std::optional<std::string> dunning_attempt_date{};
+  std::string raw_event{};
+  std::string state{};
+  std::string run_after{};
   int attempts = 0;
   int attempts_at_replay = 0;  // attempts spent before the last replay (0 if never replayed)
   std::int64_t fence = 0;
-  std::optional<std::string> locked_by;
-  std::optional<std::string> locked_until;
-  std::optional<std::string> outcome;
-  std::optional<std::string> gateway_reference;
-  std::optional<std::string> decline_code;
-  std::optional<std::string> last_error;
+  std::optional<std::string> locked_by{};
+  std::optional<std::string> locked_until{};
+  std::optional<std::string> outcome{};
+  std::optional<std::string> gateway_reference{};
+  std::optional<std::string> decline_code{};
+  std::optional<std::string> last_error{};
   int deliveries = 0;
-  std::string last_delivery_at;
-  std::string created_at;
-  std::string updated_at;
-  std::optional<std::string> finished_at;
+  std::string last_delivery_at{};
+  std::string created_at{};
+  std::string updated_at{};
+  std::optional<std::string> finished_at{};
 };
 
 // One row of job_attempts as read back (db/job_queue.hpp's AttemptRecord is what a worker
@@ -113,19 +113,19 @@ struct AttemptDetail {
   std::int64_t job_id = 0;
   int attempt = 0;
   std::int64_t fence = 0;
-  std::string worker_id;
-  std::string adapter;
-  std::string rpc;
-  std::string request_summary;
-  std::string started_at;
-  std::string finished_at;
+  std::string worker_id{};
+  std::string adapter{};
+  std::string rpc{};
+  std::string request_summary{};
+  std::string started_at{};
+  std::string finished_at{};
   std::int64_t duration_ms = 0;  // finished_at - started_at, rounded down
-  std::string grpc_status;
-  std::optional<std::string> gateway_status;
-  std::optional<std::string> gateway_reference;
-  std::optional<std::string> decline_code;
-  std::optional<std::string> error;
-  std::string decision;
+  std::string grpc_status{};
+  std::optional<std::string> gateway_status{};
+  std::optional<std::string> gateway_reference{};
+  std::optional<std::string> decline_code{};
+  std::optional<std::string> error{};
+  std::string decision{};
 };
 
 // Jobs matching `filter`, newest first (created_at DESC, id DESC). Throws DatabaseError.
@@ -147,15 +147,15 @@ struct AuditEntry {
   std::int64_t id = 0;
   std::int64_t operation_id = 0;
   std::int64_t job_id = 0;
-  std::string action;  // replay, cancel
-  std::string actor;
-  std::string reason;
-  std::string previous_state;
-  std::string new_state;
+  std::string action{};  // replay, cancel
+  std::string actor{};
+  std::string reason{};
+  std::string previous_state{};
+  std::string new_state{};
   int previous_attempts = 0;
-  std::optional<std::string> previous_outcome;
-  std::optional<std::string> previous_last_error;
-  std::string created_at;
+  std::optional<std::string> previous_outcome{};
+  std::optional<std::string> previous_last_error{};
+  std::string created_at{};
 };
 
 // Upper bound on the audit entries ListAuditEntries returns for one job.
@@ -174,13 +174,13 @@ struct FinishedWindow {
 
 // What `stats` shows, read in one REPEATABLE READ snapshot so that its numbers agree.
 struct JobStats {
-  std::vector<std::pair<std::string, std::int64_t>> by_state;    // state -> jobs
-  std::vector<std::pair<std::string, std::int64_t>> by_topic;    // topic -> jobs
-  std::vector<std::pair<std::string, std::int64_t>> by_adapter;  // adapter -> jobs attempted
-  std::vector<std::pair<std::string, std::int64_t>> by_outcome;  // outcome -> succeeded jobs
+  std::vector<std::pair<std::string, std::int64_t>> by_state{};    // state -> jobs
+  std::vector<std::pair<std::string, std::int64_t>> by_topic{};    // topic -> jobs
+  std::vector<std::pair<std::string, std::int64_t>> by_adapter{};  // adapter -> jobs attempted
+  std::vector<std::pair<std::string, std::int64_t>> by_outcome{};  // outcome -> succeeded jobs
   // Seconds since the oldest due job (queued or in_doubt, run_after passed) became due; nullopt
   // when nothing is due.
-  std::optional<double> oldest_due_age_seconds;
+  std::optional<double> oldest_due_age_seconds{};
   FinishedWindow last_5_minutes;
   FinishedWindow last_hour;
 };

@@ -1,13 +1,18 @@
 #include "services/admin/commands.hpp"
 
+#include <optional>
+
 #include <boost/json.hpp>
 
 #include "db/database.hpp"
 #include "db/job_queries.hpp"
 #include "db/migrator.hpp"
+#include "services/admin/health_check.hpp"
 #include "services/admin/job_views.hpp"
 #include "services/admin/state_filter.hpp"
+#include "services/admin/stats_views.hpp"
 #include "services/admin/table.hpp"
+#include "services/admin/time_bounds.hpp"
 
 namespace payorch::admin {
 
@@ -72,13 +77,79 @@ int RunMigrate(pqxx::connection& connection, const MigrateOptions& options, std:
   });
 }
 
+namespace {
+
+// An opaque paging cursor is the id of the last job of the previous page, in decimal.
+std::optional<std::int64_t> ParseCursor(const std::string& cursor) {
+  if (cursor.empty() || cursor.size() > 18) return std::nullopt;
+  std::int64_t value = 0;
+  for (char c : cursor) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  if (value <= 0) return std::nullopt;
+  return value;
+}
+
+std::string TimeOption(const char* flag, const std::string& text,
+                       std::chrono::system_clock::time_point now, std::string& problem) {
+  if (text.empty() || !problem.empty()) return {};
+  auto time = ParseTimePoint(text, now);
+  if (!time) {
+    problem = std::string(flag) + ": " + time.error();
+    return {};
+  }
+  return FormatUtc(*time);
+}
+
+}  // namespace
+
+core::Result<db::JobListFilter, std::string> BuildJobListFilter(
+    const JobFilterOptions& options, std::chrono::system_clock::time_point now) {
+  db::JobListFilter filter;
+  auto states = ParseStateFilter(options.states);
+  if (!states) return states.error();
+  filter.states = std::move(states).value();
+  if (!options.outcome.empty() && options.outcome != "approved" &&
+      options.outcome != "declined") {
+    return "bad outcome '" + options.outcome + "': expected approved or declined";
+  }
+  filter.topic = options.topic;
+  filter.adapter = options.adapter;
+  filter.broadcaster_id = options.broadcaster_id;
+  filter.subscription_id = options.subscription_id;
+  filter.outcome = options.outcome;
+  filter.error_text = options.error_text;
+  std::string problem;
+  filter.created_since = TimeOption("--since", options.since, now, problem);
+  filter.created_until = TimeOption("--until", options.until, now, problem);
+  filter.finished_since = TimeOption("--finished-since", options.finished_since, now, problem);
+  filter.finished_until = TimeOption("--finished-until", options.finished_until, now, problem);
+  if (!problem.empty()) return problem;
+  return filter;
+}
+
 std::string ValidateJobsListOptions(const JobsListOptions& options) {
   if (options.limit < 1 || options.limit > db::kMaxListJobsLimit) {
     return "--limit must be between 1 and " + std::to_string(db::kMaxListJobsLimit) + ", not " +
            std::to_string(options.limit);
   }
-  auto states = ParseStateFilter(options.states);
-  if (!states) return states.error();
+  if (options.before_id && !options.cursor.empty()) {
+    return "--before-id and --cursor both name a page: give one";
+  }
+  if (options.before_id && *options.before_id < 1) return "--before-id must be a job id";
+  if (!options.cursor.empty() && !ParseCursor(options.cursor)) {
+    return "bad --cursor '" + options.cursor + "': pass the value a previous page printed";
+  }
+  auto filter = BuildJobListFilter(options.filter, options.now);
+  if (!filter) return filter.error();
+  return {};
+}
+
+std::string ValidateJobsShowOptions(const JobsShowOptions& options) {
+  const int given = (options.job_id ? 1 : 0) + (options.event_key.empty() ? 0 : 1) +
+                    (options.subscription_id.empty() ? 0 : 1);
+  if (given != 1) return "jobs show needs exactly one of ID, --event-key or --subscription";
   return {};
 }
 
@@ -88,15 +159,15 @@ int RunJobsList(pqxx::connection& connection, const JobsListOptions& options, st
     PrintError(err, problem);
     return kExitUsage;
   }
-  db::JobListFilter filter;
-  filter.states = ParseStateFilter(options.states).value();
+  db::JobListFilter filter = BuildJobListFilter(options.filter, options.now).value();
   filter.limit = options.limit;
+  filter.before_id = options.before_id ? options.before_id : ParseCursor(options.cursor);
   return ReportingDatabaseErrors(err, [&] {
-    const auto jobs = db::ListJobs(connection, filter);
+    const auto page = db::ListJobs(connection, filter);
     if (options.json) {
-      out << boost::json::serialize(JobListDocument(jobs)) << '\n';
+      out << boost::json::serialize(JobListDocument(page)) << '\n';
     } else {
-      PrintJobListTable(jobs, out);
+      PrintJobListTable(page, out);
     }
     return kExitOk;
   });
@@ -104,22 +175,79 @@ int RunJobsList(pqxx::connection& connection, const JobsListOptions& options, st
 
 int RunJobsShow(pqxx::connection& connection, const JobsShowOptions& options, std::ostream& out,
                 std::ostream& err) {
+  if (const auto problem = ValidateJobsShowOptions(options); !problem.empty()) {
+    PrintError(err, problem);
+    return kExitUsage;
+  }
   return ReportingDatabaseErrors(err, [&] {
-    const auto job = db::FindJob(connection, options.job_id);
+    if (!options.subscription_id.empty()) {
+      db::JobListFilter filter;
+      filter.subscription_id = options.subscription_id;
+      filter.limit = db::kMaxListJobsLimit;
+      const auto page = db::ListJobs(connection, filter);
+      if (page.jobs.empty()) {
+        PrintError(err, "no jobs for subscription " + options.subscription_id);
+        return kExitFailure;
+      }
+      if (options.json) {
+        out << boost::json::serialize(JobListDocument(page)) << '\n';
+      } else {
+        PrintJobListTable(page, out);
+      }
+      return kExitOk;
+    }
+    std::optional<std::int64_t> id = options.job_id;
+    if (!options.event_key.empty()) {
+      id = db::FindJobIdByEventKey(connection, options.event_key);
+      if (!id) {
+        PrintError(err, "no job with event key " + options.event_key);
+        return kExitFailure;
+      }
+    }
+    const auto job = db::FindJob(connection, *id);
     if (!job) {
-      PrintError(err, "job " + std::to_string(options.job_id) + " not found");
+      PrintError(err, "job " + std::to_string(*id) + " not found");
       return kExitFailure;
     }
-    // Two statements, two snapshots: an attempt recorded in between shows up in the list
-    // while the job row above it is older. Harmless for a read-only view.
-    const auto attempts = db::ListAttempts(connection, options.job_id);
+    // Separate statements, separate snapshots: an attempt recorded in between shows up in the
+    // list while the job row above it is older. Harmless for a read-only view.
+    const auto attempts = db::ListAttempts(connection, *id);
+    const auto audit = db::ListAuditEntries(connection, *id);
     if (options.json) {
-      out << boost::json::serialize(JobDetailDocument(*job, attempts)) << '\n';
+      out << boost::json::serialize(JobDetailDocument(*job, attempts, audit)) << '\n';
     } else {
-      PrintJobDetail(*job, attempts, out);
+      PrintJobDetail(*job, attempts, audit, out);
     }
     return kExitOk;
   });
+}
+
+int RunStats(pqxx::connection& connection, const StatsOptions& options, std::ostream& out,
+             std::ostream& err) {
+  return ReportingDatabaseErrors(err, [&] {
+    const auto stats = db::ReadJobStats(connection);
+    if (options.json) {
+      out << boost::json::serialize(StatsDocument(stats)) << '\n';
+    } else {
+      PrintStats(stats, out);
+    }
+    return kExitOk;
+  });
+}
+
+int RunAdapterCheck(const AdapterCheckOptions& options, std::ostream& out, std::ostream& err) {
+  const auto report = CheckAdapterHealth(options.address, options.service,
+                                         std::chrono::milliseconds(options.timeout_ms));
+  if (options.json) {
+    out << boost::json::serialize(HealthReportDocument(report)) << '\n';
+  } else {
+    PrintHealthReport(report, out);
+  }
+  if (report.Serving()) return kExitOk;
+  PrintError(err, "adapter " + options.address + " is not serving: " +
+                      (report.error.empty() ? report.serving_status
+                                            : report.grpc_status + ": " + report.error));
+  return kExitFailure;
 }
 
 }  // namespace payorch::admin

@@ -36,26 +36,26 @@ struct MigrateOptions {
 // The job filter as typed on the command line (jobs list; jobs replay --filter). Empty means
 // "any"; BuildJobListFilter checks and converts it.
 struct JobFilterOptions {
-  std::vector<std::string> states;  // --state values, as typed (see ParseStateFilter)
-  std::string topic;
-  std::string adapter;
-  std::optional<std::int64_t> broadcaster_id;
-  std::string subscription_id;
-  std::string outcome;  // approved or declined
-  std::string error_text;
-  std::string since;  // created since/until, finished since/until: see ParseTimePoint
-  std::string until;
-  std::string finished_since;
-  std::string finished_until;
+  std::vector<std::string> states{};  // --state values, as typed (see ParseStateFilter)
+  std::string topic{};
+  std::string adapter{};
+  std::optional<std::int64_t> broadcaster_id{};
+  std::string subscription_id{};
+  std::string outcome{};  // approved or declined
+  std::string error_text{};
+  std::string since{};  // created since/until, finished since/until: see ParseTimePoint
+  std::string until{};
+  std::string finished_since{};
+  std::string finished_until{};
 };
 
 struct JobsListOptions {
-  JobFilterOptions filter;
+  JobFilterOptions filter{};
   int limit = kDefaultListLimit;  // 1..db::kMaxListJobsLimit
   // The page after this job (--before-id), or the same given as the opaque --cursor printed
   // with the previous page. At most one of the two.
-  std::optional<std::int64_t> before_id;
-  std::string cursor;
+  std::optional<std::int64_t> before_id{};
+  std::string cursor{};
   bool json = false;
   // What relative times ("2h") count back from.
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
@@ -63,35 +63,35 @@ struct JobsListOptions {
 
 // Exactly one of job_id, event_key, subscription_id.
 struct JobsShowOptions {
-  std::optional<std::int64_t> job_id;
-  std::string event_key;
-  std::string subscription_id;  // lists the subscription's jobs
+  std::optional<std::int64_t> job_id{};
+  std::string event_key{};
+  std::string subscription_id{};  // lists the subscription's jobs
   bool json = false;
 };
 
 struct JobsReplayOptions {
-  std::vector<std::int64_t> job_ids;  // replay these, or (with use_filter) the filter's matches
+  std::vector<std::int64_t> job_ids{};  // replay these, or (with use_filter) the filter's matches
   bool use_filter = false;
-  JobFilterOptions filter;
+  JobFilterOptions filter{};
   // States replayable besides dead: cancelled, succeeded (never queued, running, in_doubt).
-  std::vector<std::string> allow_states;
+  std::vector<std::string> allow_states{};
   bool dry_run = false;
-  std::string reason;
-  std::string actor;  // empty: the OS user (DefaultActor)
+  std::string reason{};
+  std::string actor{};  // empty: the OS user (DefaultActor)
   int max_jobs = kDefaultReplayMaxJobs;
   double rate = kDefaultReplayRate;  // jobs per second
   bool json = false;
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
   // How the pacing waits; tests pass a recorder. Null means std::this_thread::sleep_for.
-  std::function<void(std::chrono::nanoseconds)> sleep;
+  std::function<void(std::chrono::nanoseconds)> sleep{};
 };
 
 struct JobsCancelOptions {
-  std::vector<std::int64_t> job_ids;
+  std::vector<std::int64_t> job_ids{};
   bool allow_in_doubt = false;
   bool dry_run = false;
-  std::string reason;
-  std::string actor;
+  std::string reason{};
+  std::string actor{};
   bool json = false;
 };
 
@@ -100,8 +100,8 @@ struct StatsOptions {
 };
 
 struct AdapterCheckOptions {
-  std::string address;
-  std::string service;
+  std::string address{};
+  std::string service{};
   int timeout_ms = 2000;
   bool json = false;
 };

@@ -40,12 +40,14 @@ boost::json::object JobSummaryToJson(const db::JobSummary& job) {
       {"id", job.id},
       {"state", job.state},
       {"topic", job.topic},
+      {"broadcaster_id", job.broadcaster_id},
       {"subscription_id", job.subscription_id},
       {"outcome", OrNull(job.outcome)},
       {"attempts", job.attempts},
       {"last_error", OrNull(job.last_error)},
       {"created_at", job.created_at},
       {"updated_at", job.updated_at},
+      {"finished_at", OrNull(job.finished_at)},
   };
 }
 
@@ -65,6 +67,7 @@ boost::json::object JobToJson(const db::JobDetail& job) {
       {"state", job.state},
       {"run_after", job.run_after},
       {"attempts", job.attempts},
+      {"attempts_at_replay", job.attempts_at_replay},
       {"fence", job.fence},
       {"locked_by", OrNull(job.locked_by)},
       {"locked_until", OrNull(job.locked_until)},
@@ -101,22 +104,47 @@ boost::json::object AttemptToJson(const db::AttemptDetail& attempt) {
   };
 }
 
-boost::json::object JobListDocument(const std::vector<db::JobSummary>& jobs) {
+boost::json::object AuditEntryToJson(const db::AuditEntry& entry) {
+  return {
+      {"id", entry.id},
+      {"operation_id", entry.operation_id},
+      {"action", entry.action},
+      {"actor", entry.actor},
+      {"reason", entry.reason},
+      {"previous_state", entry.previous_state},
+      {"new_state", entry.new_state},
+      {"previous_attempts", entry.previous_attempts},
+      {"previous_outcome", OrNull(entry.previous_outcome)},
+      {"previous_last_error", OrNull(entry.previous_last_error)},
+      {"created_at", entry.created_at},
+  };
+}
+
+boost::json::object JobListDocument(const db::JobPage& page) {
   boost::json::array items;
-  items.reserve(jobs.size());
-  for (const auto& job : jobs) items.push_back(JobSummaryToJson(job));
-  return {{"jobs", std::move(items)}};
+  items.reserve(page.jobs.size());
+  for (const auto& job : page.jobs) items.push_back(JobSummaryToJson(job));
+  boost::json::value cursor = nullptr;
+  if (page.next_before_id) cursor = boost::json::string(std::to_string(*page.next_before_id));
+  return {{"jobs", std::move(items)}, {"next_cursor", std::move(cursor)}};
 }
 
 boost::json::object JobDetailDocument(const db::JobDetail& job,
-                                      const std::vector<db::AttemptDetail>& attempts) {
-  boost::json::array items;
-  items.reserve(attempts.size());
-  for (const auto& attempt : attempts) items.push_back(AttemptToJson(attempt));
-  return {{"job", JobToJson(job)}, {"attempts", std::move(items)}};
+                                      const std::vector<db::AttemptDetail>& attempts,
+                                      const std::vector<db::AuditEntry>& audit) {
+  boost::json::array attempt_items;
+  attempt_items.reserve(attempts.size());
+  for (const auto& attempt : attempts) attempt_items.push_back(AttemptToJson(attempt));
+  boost::json::array audit_items;
+  audit_items.reserve(audit.size());
+  for (const auto& entry : audit) audit_items.push_back(AuditEntryToJson(entry));
+  return {{"job", JobToJson(job)},
+          {"attempts", std::move(attempt_items)},
+          {"audit", std::move(audit_items)}};
 }
 
-void PrintJobListTable(const std::vector<db::JobSummary>& jobs, std::ostream& out) {
+void PrintJobListTable(const db::JobPage& page, std::ostream& out) {
+  const auto& jobs = page.jobs;
   if (jobs.empty()) {
     out << "no jobs found\n";
     return;
@@ -129,10 +157,11 @@ void PrintJobListTable(const std::vector<db::JobSummary>& jobs, std::ostream& ou
                   ShortTimestamp(job.created_at), Cell(job.last_error, kLastErrorWidth)});
   }
   table.Print(out);
+  if (page.next_before_id) out << "next page: --cursor " << *page.next_before_id << '\n';
 }
 
 void PrintJobDetail(const db::JobDetail& job, const std::vector<db::AttemptDetail>& attempts,
-                    std::ostream& out) {
+                    const std::vector<db::AuditEntry>& audit, std::ostream& out) {
   std::string raw_event = "(not valid JSON: not shown)";
   if (auto masked = MaskedRawEvent(job.raw_event)) raw_event = boost::json::serialize(*masked);
 
@@ -154,6 +183,11 @@ void PrintJobDetail(const db::JobDetail& job, const std::vector<db::AttemptDetai
   add("decline code", job.decline_code);
   add("last error", job.last_error);
   add("attempts", std::to_string(job.attempts));
+  // The attempts spent before the last replay: the worker's attempt budget counts from there.
+  add("replayed after", job.attempts_at_replay > 0
+                            ? std::optional<std::string>(std::to_string(job.attempts_at_replay) +
+                                                         " attempts")
+                            : std::nullopt);
   add("run after", job.run_after);
   add("locked by", job.locked_by);
   add("locked until", job.locked_until);
@@ -171,17 +205,30 @@ void PrintJobDetail(const db::JobDetail& job, const std::vector<db::AttemptDetai
   out << "\nattempts (" << attempts.size() << "):\n";
   if (attempts.empty()) {
     out << "no attempts yet\n";
+  } else {
+    Table table({"ATTEMPT", "WORKER", "ADAPTER", "RPC", "STARTED", "DURATION", "GRPC STATUS",
+                 "GATEWAY STATUS", "REFERENCE", "DECLINE CODE", "ERROR", "DECISION"});
+    for (const auto& attempt : attempts) {
+      table.AddRow({std::to_string(attempt.attempt), Cell(attempt.worker_id),
+                    Cell(attempt.adapter), attempt.rpc, ShortTimestamp(attempt.started_at),
+                    std::to_string(attempt.duration_ms) + " ms", attempt.grpc_status,
+                    Cell(attempt.gateway_status), Cell(attempt.gateway_reference),
+                    Cell(attempt.decline_code), Cell(attempt.error, kLastErrorWidth),
+                    attempt.decision});
+    }
+    table.Print(out);
+  }
+
+  out << "\naudit (" << audit.size() << "):\n";
+  if (audit.empty()) {
+    out << "no operator actions\n";
     return;
   }
-  Table table({"ATTEMPT", "WORKER", "ADAPTER", "RPC", "STARTED", "DURATION", "GRPC STATUS",
-               "GATEWAY STATUS", "REFERENCE", "DECLINE CODE", "ERROR", "DECISION"});
-  for (const auto& attempt : attempts) {
-    table.AddRow({std::to_string(attempt.attempt), Cell(attempt.worker_id), Cell(attempt.adapter),
-                  attempt.rpc, ShortTimestamp(attempt.started_at),
-                  std::to_string(attempt.duration_ms) + " ms", attempt.grpc_status,
-                  Cell(attempt.gateway_status), Cell(attempt.gateway_reference),
-                  Cell(attempt.decline_code), Cell(attempt.error, kLastErrorWidth),
-                  attempt.decision});
+  Table table({"WHEN", "ACTION", "ACTOR", "FROM", "TO", "ATTEMPTS", "REASON", "PREVIOUS ERROR"});
+  for (const auto& entry : audit) {
+    table.AddRow({ShortTimestamp(entry.created_at), entry.action, Cell(entry.actor),
+                  entry.previous_state, entry.new_state, std::to_string(entry.previous_attempts),
+                  Cell(entry.reason), Cell(entry.previous_last_error, kLastErrorWidth)});
   }
   table.Print(out);
 }

@@ -1,5 +1,6 @@
 // payorch-admin's commands against a real PostgreSQL: rows are inserted with plain SQL, the
 // commands are called as functions, and their output is parsed back.
+#include <chrono>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -79,7 +80,7 @@ class AdminCommandsTest : public ::testing::Test {
   Output Show(std::int64_t id, bool json) {
     Output output;
     std::ostringstream out, err;
-    output.exit_code = RunJobsShow(*connection_, JobsShowOptions{id, json}, out, err);
+    output.exit_code = RunJobsShow(*connection_, JobsShowOptions{.job_id = id, .json = json}, out, err);
     output.out = out.str();
     output.err = err.str();
     return output;
@@ -116,12 +117,12 @@ TEST_F(AdminCommandsTest, FiltersByOneOrSeveralStates) {
   const auto dead = InsertJob("d", "dead", "2026-01-02 10:00:00Z");
   const auto succeeded = InsertJob("s", "succeeded", "2026-01-03 10:00:00Z");
   const auto running = InsertJob("r", "running", "2026-01-04 10:00:00Z");
-  EXPECT_EQ(ListedIds({.states = {"dead"}}), (std::vector<std::int64_t>{dead}));
-  EXPECT_EQ(ListedIds({.states = {"dead", "queued"}}),
+  EXPECT_EQ(ListedIds({.filter = {.states = {"dead"}}}), (std::vector<std::int64_t>{dead}));
+  EXPECT_EQ(ListedIds({.filter = {.states = {"dead", "queued"}}}),
             (std::vector<std::int64_t>{dead, queued}));
-  EXPECT_EQ(ListedIds({.states = {"running,succeeded"}}),
+  EXPECT_EQ(ListedIds({.filter = {.states = {"running,succeeded"}}}),
             (std::vector<std::int64_t>{running, succeeded}));
-  EXPECT_TRUE(ListedIds({.states = {"cancelled"}}).empty());
+  EXPECT_TRUE(ListedIds({.filter = {.states = {"cancelled"}}}).empty());
   EXPECT_EQ(ListedIds({}).size(), 4u);
 }
 
@@ -131,19 +132,20 @@ TEST_F(AdminCommandsTest, LimitKeepsTheNewestJobs) {
     ids.push_back(InsertJob("k" + std::to_string(day), "queued",
                             "2026-01-0" + std::to_string(day) + " 10:00:00Z"));
   }
-  EXPECT_EQ(ListedIds({.states = {}, .limit = 2}), (std::vector<std::int64_t>{ids[4], ids[3]}));
-  EXPECT_EQ(ListedIds({.states = {}, .limit = 1000}).size(), 5u);
+  EXPECT_EQ(ListedIds({.limit = 2}), (std::vector<std::int64_t>{ids[4], ids[3]}));
+  EXPECT_EQ(ListedIds({.limit = 1000}).size(), 5u);
 }
 
 TEST_F(AdminCommandsTest, ListJsonHasTheDocumentedShape) {
   const auto id = InsertJob("a", "dead", "2026-01-02 03:04:05.678Z");
-  const auto output = List({.states = {}, .limit = kDefaultListLimit, .json = true});
+  const auto output = List({.json = true});
   ASSERT_EQ(output.exit_code, kExitOk) << output.err;
   EXPECT_TRUE(output.err.empty());
   // One JSON document on one line.
   EXPECT_EQ(output.out.find('\n'), output.out.size() - 1);
   const auto document = boost::json::parse(output.out).as_object();
-  ASSERT_EQ(document.size(), 1u);
+  ASSERT_EQ(document.size(), 2u);
+  EXPECT_TRUE(document.at("next_cursor").is_null());
   const auto& jobs = document.at("jobs").as_array();
   ASSERT_EQ(jobs.size(), 1u);
   const auto& job = jobs[0].as_object();
@@ -164,7 +166,7 @@ TEST_F(AdminCommandsTest, TimestampsAreUtcWhateverTheSessionTimeZone) {
     pqxx::nontransaction tx(*connection_);
     tx.exec0("SET TIME ZONE 'Asia/Tokyo'");
   }
-  const auto jobs = db::ListJobs(*connection_, {});
+  const auto jobs = db::ListJobs(*connection_, {}).jobs;
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].created_at, "2026-01-02T03:04:05.000000Z");
 }
@@ -184,7 +186,7 @@ TEST_F(AdminCommandsTest, ListTableShowsTheJobs) {
 
 TEST_F(AdminCommandsTest, BadStateExitsTwoAndNamesTheValidStates) {
   InsertJob("a", "queued", "2026-01-01 10:00:00Z");
-  const auto output = List({.states = {"queued", "failed"}});
+  const auto output = List({.filter = {.states = {"queued", "failed"}}});
   EXPECT_EQ(output.exit_code, kExitUsage);
   EXPECT_TRUE(output.out.empty());
   EXPECT_EQ(output.err,
@@ -193,8 +195,8 @@ TEST_F(AdminCommandsTest, BadStateExitsTwoAndNamesTheValidStates) {
 }
 
 TEST_F(AdminCommandsTest, LimitOutOfRangeExitsTwo) {
-  EXPECT_EQ(List({.states = {}, .limit = 0}).exit_code, kExitUsage);
-  EXPECT_EQ(List({.states = {}, .limit = db::kMaxListJobsLimit + 1}).exit_code, kExitUsage);
+  EXPECT_EQ(List({.limit = 0}).exit_code, kExitUsage);
+  EXPECT_EQ(List({.limit = db::kMaxListJobsLimit + 1}).exit_code, kExitUsage);
 }
 
 TEST_F(AdminCommandsTest, ShowJsonHasTheJobMaskedAndItsAttemptsInOrder) {
@@ -211,7 +213,8 @@ TEST_F(AdminCommandsTest, ShowJsonHasTheJobMaskedAndItsAttemptsInOrder) {
   EXPECT_EQ(output.out.find("jane@example.com"), std::string::npos);
 
   const auto document = boost::json::parse(output.out).as_object();
-  ASSERT_EQ(document.size(), 2u);
+  ASSERT_EQ(document.size(), 3u);
+  EXPECT_TRUE(document.at("audit").as_array().empty());
   const auto& job = document.at("job").as_object();
   EXPECT_EQ(job.at("id").as_int64(), id);
   EXPECT_EQ(job.at("event_key"), "a");
@@ -271,16 +274,42 @@ TEST_F(AdminCommandsTest, ShowUnknownIdExitsOne) {
 TEST_F(AdminCommandsTest, RepositoryAnswersEmptyForUnknownJobs) {
   EXPECT_FALSE(db::FindJob(*connection_, 42).has_value());
   EXPECT_TRUE(db::ListAttempts(*connection_, 42).empty());
-  EXPECT_TRUE(db::ListJobs(*connection_, {}).empty());
+  EXPECT_TRUE(db::ListJobs(*connection_, {}).jobs.empty());
 }
 
 TEST_F(AdminCommandsTest, RepositoryClampsTheLimit) {
   InsertJob("a", "queued", "2026-01-01 10:00:00Z");
   InsertJob("b", "queued", "2026-01-02 10:00:00Z");
   // Out-of-range limits are clamped into [1, kMaxListJobsLimit], never passed through.
-  EXPECT_EQ(db::ListJobs(*connection_, {.states = {}, .limit = 0}).size(), 1u);
-  EXPECT_EQ(db::ListJobs(*connection_, {.states = {}, .limit = -5}).size(), 1u);
-  EXPECT_EQ(db::ListJobs(*connection_, {.states = {}, .limit = 1'000'000}).size(), 2u);
+  EXPECT_EQ(db::ListJobs(*connection_, {.limit = 0}).jobs.size(), 1u);
+  EXPECT_EQ(db::ListJobs(*connection_, {.limit = -5}).jobs.size(), 1u);
+  EXPECT_EQ(db::ListJobs(*connection_, {.limit = 1'000'000}).jobs.size(), 2u);
+}
+
+// The line of `migrate --status` output that starts with `name`, or empty.
+std::string MigrationLine(const std::string& status, const std::string& name) {
+  const auto at = status.find("\n" + name + " ");
+  if (at == std::string::npos) return {};
+  return status.substr(at + 1, status.find('\n', at + 1) - at - 1);
+}
+
+TEST_F(AdminCommandsTest, BulkReplayIsPacedAtTheRate) {
+  for (const char* key : {"a", "b", "c"}) InsertJob(key, "dead", "2026-01-01 10:00:00Z");
+  std::vector<std::chrono::nanoseconds> pauses;
+  JobsReplayOptions options;
+  options.use_filter = true;
+  options.reason = "paced";
+  options.actor = "tester";
+  options.rate = 4.0;
+  options.sleep = [&pauses](std::chrono::nanoseconds pause) { pauses.push_back(pause); };
+  std::ostringstream out, err;
+  ASSERT_EQ(RunJobsReplay(*connection_, options, out, err), kExitOk) << err.str();
+  // Three replays, a quarter of a second apart: two pauses, none before the first.
+  EXPECT_EQ(pauses, (std::vector<std::chrono::nanoseconds>{std::chrono::milliseconds(250),
+                                                           std::chrono::milliseconds(250)}));
+  EXPECT_NE(out.str().find("3 replayed, 0 skipped, 0 not found (audit operation "),
+            std::string::npos)
+      << out.str();
 }
 
 TEST_F(AdminCommandsTest, MigrateOnACurrentDatabaseIsANoOp) {
@@ -290,9 +319,13 @@ TEST_F(AdminCommandsTest, MigrateOnACurrentDatabaseIsANoOp) {
 
   std::ostringstream status_out, status_err;
   EXPECT_EQ(RunMigrate(*connection_, {.status_only = true}, status_out, status_err), kExitOk);
-  EXPECT_EQ(status_out.str().rfind("MIGRATION      STATE    APPLIED AT\n", 0), 0u)
+  // Column widths follow the longest migration name, which other components' migrations set.
+  EXPECT_EQ(status_out.str().rfind("MIGRATION ", 0), 0u) << status_out.str();
+  EXPECT_NE(MigrationLine(status_out.str(), "0001_jobs.sql").find(" applied "), std::string::npos)
       << status_out.str();
-  EXPECT_NE(status_out.str().find("0001_jobs.sql  applied  "), std::string::npos);
+  EXPECT_NE(MigrationLine(status_out.str(), "0003_admin_audit.sql").find(" applied "),
+            std::string::npos)
+      << status_out.str();
   EXPECT_NE(status_out.str().find(" applied, 0 pending\n"), std::string::npos);
 }
 
@@ -307,13 +340,14 @@ TEST_F(AdminCommandsTest, MigrateAppliesWhatIsPending) {
   std::ostringstream status_out, status_err;
   EXPECT_EQ(RunMigrate(*connection_, {.status_only = true}, status_out, status_err), kExitOk)
       << status_err.str();
-  EXPECT_NE(status_out.str().find("0001_jobs.sql  pending  -\n"), std::string::npos)
+  EXPECT_NE(MigrationLine(status_out.str(), "0001_jobs.sql").find(" pending  -"),
+            std::string::npos)
       << status_out.str();
 
   std::ostringstream out, err;
   EXPECT_EQ(RunMigrate(*connection_, {}, out, err), kExitOk) << err.str();
   EXPECT_NE(out.str().find("applied 0001_jobs.sql\n"), std::string::npos) << out.str();
-  EXPECT_TRUE(db::ListJobs(*connection_, {}).empty());
+  EXPECT_TRUE(db::ListJobs(*connection_, {}).jobs.empty());
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "services/admin/cli.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -120,6 +122,122 @@ TEST(OneLineTest, JoinsLibpqMultiLineMessages) {
             "connection refused Is the server running?");
   EXPECT_EQ(OneLine("a\r\nb"), "a b");
   EXPECT_EQ(OneLine("escape \x1b[2J"), "escape  [2J");
+}
+
+// Every bad request below must exit 2 with one line, before any connection is tried (the URL
+// points at a closed port, so reaching the database would exit 1 instead).
+TEST(AdminCliTest, BadRequestsOfEveryCommandExitTwoBeforeConnecting) {
+  const std::string url = "postgresql://u:pw@127.0.0.1:1/none";
+  const std::vector<std::vector<std::string>> requests = {
+      {"jobs", "list", "--since", "yesterday"},
+      {"jobs", "list", "--until", "2026-02-30"},
+      {"jobs", "list", "--finished-since", "2x"},
+      {"jobs", "list", "--finished-until", "-1h"},
+      {"jobs", "list", "--outcome", "maybe"},
+      {"jobs", "list", "--broadcaster", "abc"},
+      {"jobs", "list", "--cursor", "abc"},
+      {"jobs", "list", "--cursor", "5", "--before-id", "6"},
+      {"jobs", "list", "--limit", "0"},
+      {"jobs", "show"},
+      {"jobs", "show", "5", "--event-key", "k"},
+      {"jobs", "show", "abc"},
+      {"jobs", "replay", "5"},
+      {"jobs", "replay", "5", "--reason", "  "},
+      {"jobs", "replay", "--reason", "x"},
+      {"jobs", "replay", "5", "--filter", "--reason", "x"},
+      {"jobs", "replay", "5", "--reason", "x", "--allow-state", "running"},
+      {"jobs", "replay", "5", "--reason", "x", "--allow-state", "in_doubt"},
+      {"jobs", "replay", "5", "--reason", "x", "--allow-state", "queued"},
+      {"jobs", "replay", "5", "--reason", "x", "--allow-state", "bogus"},
+      {"jobs", "replay", "--filter", "--state", "succeeded", "--reason", "x"},
+      {"jobs", "replay", "--filter", "--since", "soon", "--reason", "x"},
+      {"jobs", "replay", "5", "--reason", "x", "--max-jobs", "0"},
+      {"jobs", "replay", "5", "6", "7", "--reason", "x", "--max-jobs", "2"},
+      {"jobs", "replay", "5", "--reason", "x", "--rate", "0"},
+      {"jobs", "cancel", "--reason", "x"},
+      {"jobs", "cancel", "5"},
+      {"jobs", "cancel", "0", "--reason", "x"},
+      {"stats", "--bogus"},
+      {"adapter"},
+      {"adapter", "check"},
+      {"adapter", "check", "127.0.0.1:1", "--timeout-ms", "0"},
+  };
+  for (auto args : requests) {
+    args.push_back("--database-url");
+    args.push_back(url);
+    const auto run = RunCli(args);
+    std::string joined;
+    for (const auto& arg : args) joined += arg + " ";
+    EXPECT_EQ(run.exit_code, kExitUsage) << joined << "\n" << run.err;
+    EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << joined << "\n" << run.err;
+    EXPECT_EQ(run.err.find("connect"), std::string::npos) << joined << "\n" << run.err;
+  }
+}
+
+TEST(AdminCliTest, EveryCommandHasHelpWithAnExample) {
+  for (const auto& command : std::vector<std::vector<std::string>>{
+           {"migrate"}, {"jobs"}, {"jobs", "list"}, {"jobs", "show"}, {"jobs", "replay"},
+           {"jobs", "cancel"}, {"stats"}, {"adapter"}, {"adapter", "check"}}) {
+    auto args = command;
+    args.push_back("--help");
+    const auto run = RunCli(args);
+    EXPECT_EQ(run.exit_code, kExitOk) << command.back();
+    EXPECT_NE(run.out.find("Example"), std::string::npos) << command.back() << run.out;
+    EXPECT_NE(run.out.find("payorch-admin " + command.front()), std::string::npos) << run.out;
+  }
+}
+
+TEST(AdminCliTest, ReplayRefusesUnsafeStatesNamingWhy) {
+  const auto run = RunCli({"jobs", "replay", "5", "--reason", "x", "--allow-state", "running",
+                           "--database-url", "postgresql://u@127.0.0.1:1/none"});
+  EXPECT_EQ(run.exit_code, kExitUsage);
+  EXPECT_NE(run.err.find("--allow-state running is refused"), std::string::npos) << run.err;
+}
+
+TEST(ReplayableStatesTest, DeadAlwaysAndOnlyFinalStatesOnRequest) {
+  using core::JobState;
+  EXPECT_EQ(*ReplayableStates({}), (std::vector<JobState>{JobState::kDead}));
+  EXPECT_EQ(*ReplayableStates({"succeeded", "cancelled,dead", "succeeded"}),
+            (std::vector<JobState>{JobState::kDead, JobState::kSucceeded, JobState::kCancelled}));
+  for (const char* state : {"queued", "running", "in_doubt", "nope"}) {
+    EXPECT_FALSE(ReplayableStates({state}).ok()) << state;
+  }
+}
+
+TEST(BuildJobListFilterTest, ConvertsEveryCriterion) {
+  using namespace std::chrono;
+  const system_clock::time_point now = sys_days{year{2026} / 11 / 29} + hours{12};
+  JobFilterOptions options;
+  options.states = {"dead,in_doubt"};
+  options.topic = "t";
+  options.adapter = "sandbox";
+  options.broadcaster_id = 5;
+  options.subscription_id = "s";
+  options.outcome = "declined";
+  options.error_text = "timeout";
+  options.since = "2h";
+  options.until = "2026-11-29T11:30Z";
+  options.finished_since = "2026-11-28";
+  options.finished_until = "1m";
+  const auto filter = BuildJobListFilter(options, now);
+  ASSERT_TRUE(filter.ok()) << filter.error();
+  EXPECT_EQ(filter->states,
+            (std::vector<core::JobState>{core::JobState::kDead, core::JobState::kInDoubt}));
+  EXPECT_EQ(filter->topic, "t");
+  EXPECT_EQ(filter->adapter, "sandbox");
+  EXPECT_EQ(filter->broadcaster_id, 5);
+  EXPECT_EQ(filter->subscription_id, "s");
+  EXPECT_EQ(filter->outcome, "declined");
+  EXPECT_EQ(filter->error_text, "timeout");
+  EXPECT_EQ(filter->created_since, "2026-11-29T10:00:00.000000Z");
+  EXPECT_EQ(filter->created_until, "2026-11-29T11:30:00.000000Z");
+  EXPECT_EQ(filter->finished_since, "2026-11-28T00:00:00.000000Z");
+  EXPECT_EQ(filter->finished_until, "2026-11-29T11:59:00.000000Z");
+
+  EXPECT_EQ(BuildJobListFilter({.since = "later"}, now).error().rfind("--since: bad time", 0),
+            0u);
+  EXPECT_EQ(BuildJobListFilter({.outcome = "ok"}, now).error(),
+            "bad outcome 'ok': expected approved or declined");
 }
 
 }  // namespace

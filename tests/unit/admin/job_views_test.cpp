@@ -58,14 +58,33 @@ db::AttemptDetail Attempt(int number) {
   return attempt;
 }
 
+db::AuditEntry Audit() {
+  db::AuditEntry entry;
+  entry.id = 1;
+  entry.operation_id = 9;
+  entry.job_id = 7;
+  entry.action = "replay";
+  entry.actor = "alice";
+  entry.reason = "adapter fixed";
+  entry.previous_state = "dead";
+  entry.new_state = "queued";
+  entry.previous_attempts = 3;
+  entry.previous_last_error = "UNAVAILABLE";
+  entry.created_at = "2026-11-29T09:00:00.000000Z";
+  return entry;
+}
+
 TEST(JobViewsTest, ListDocumentHasTheDocumentedShape) {
   auto job = Summary(7, "dead");
   job.last_error = "UNAVAILABLE: down";
-  const auto document = JobListDocument({job, Summary(6, "queued")});
+  const auto document = JobListDocument({.jobs = {job, Summary(6, "queued")}, .next_before_id = 6});
   const auto& jobs = document.at("jobs").as_array();
   ASSERT_EQ(jobs.size(), 2u);
   const auto& first = jobs[0].as_object();
-  EXPECT_EQ(first.size(), 9u);
+  EXPECT_EQ(document.at("next_cursor"), "6");
+  EXPECT_EQ(first.size(), 11u);
+  EXPECT_EQ(first.at("broadcaster_id"), 0);
+  EXPECT_TRUE(first.at("finished_at").is_null());
   EXPECT_EQ(first.at("id"), 7);
   EXPECT_EQ(first.at("state"), "dead");
   EXPECT_EQ(first.at("topic"), "subscriptionReadyForPaymentCapture");
@@ -79,9 +98,10 @@ TEST(JobViewsTest, ListDocumentHasTheDocumentedShape) {
 }
 
 TEST(JobViewsTest, DetailDocumentMasksTheRawEventAndListsAttempts) {
-  const auto document = JobDetailDocument(Record(), {Attempt(1), Attempt(2)});
+  const auto document = JobDetailDocument(Record(), {Attempt(1), Attempt(2)}, {Audit()});
   const auto& job = document.at("job").as_object();
-  EXPECT_EQ(job.size(), 25u);
+  EXPECT_EQ(job.size(), 26u);
+  EXPECT_EQ(job.at("attempts_at_replay"), 0);
   EXPECT_EQ(job.at("id"), 7);
   EXPECT_EQ(job.at("payment_gateway"), "adyen");
   EXPECT_TRUE(job.at("payment_method_id").is_null());
@@ -98,6 +118,17 @@ TEST(JobViewsTest, DetailDocumentMasksTheRawEventAndListsAttempts) {
   EXPECT_TRUE(attempts[0].at("gateway_status").is_null());
   EXPECT_EQ(attempts[1].at("gateway_status"), "APPROVED");
   EXPECT_EQ(attempts[1].at("duration_ms"), 250);
+  const auto& audit = document.at("audit").as_array();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].as_object().size(), 11u);
+  EXPECT_EQ(audit[0].at("action"), "replay");
+  EXPECT_EQ(audit[0].at("actor"), "alice");
+  EXPECT_EQ(audit[0].at("reason"), "adapter fixed");
+  EXPECT_EQ(audit[0].at("previous_state"), "dead");
+  EXPECT_EQ(audit[0].at("new_state"), "queued");
+  EXPECT_EQ(audit[0].at("previous_attempts"), 3);
+  EXPECT_EQ(audit[0].at("previous_last_error"), "UNAVAILABLE");
+  EXPECT_TRUE(audit[0].at("previous_outcome").is_null());
   const std::string text = boost::json::serialize(document);
   EXPECT_EQ(text.find("tok_en"), std::string::npos);
   EXPECT_EQ(text.find("jane@example.com"), std::string::npos);
@@ -106,7 +137,7 @@ TEST(JobViewsTest, DetailDocumentMasksTheRawEventAndListsAttempts) {
 TEST(JobViewsTest, DetailDocumentOmitsARawEventThatIsNotJson) {
   auto job = Record();
   job.raw_event = "token=tok_en";
-  const auto document = JobDetailDocument(job, {});
+  const auto document = JobDetailDocument(job, {}, {});
   EXPECT_TRUE(document.at("job").at("raw_event").is_null());
   EXPECT_TRUE(document.at("attempts").as_array().empty());
 }
@@ -115,7 +146,7 @@ TEST(JobViewsTest, ListTableShowsOneRowPerJobWithTruncatedLastError) {
   auto job = Summary(7, "dead");
   job.last_error = std::string(100, 'e');
   std::ostringstream out;
-  PrintJobListTable({job}, out);
+  PrintJobListTable({.jobs = {job}}, out);
   const std::string text = out.str();
   EXPECT_EQ(text.substr(0, text.find('\n')),
             "ID  STATE  TOPIC                               SUBSCRIPTION  OUTCOME  ATTEMPTS  "
@@ -135,7 +166,7 @@ TEST(JobViewsTest, EmptyListSaysSo) {
 
 TEST(JobViewsTest, DetailTableShowsFieldsMaskedEventAndAttempts) {
   std::ostringstream out;
-  PrintJobDetail(Record(), {Attempt(1), Attempt(2)}, out);
+  PrintJobDetail(Record(), {Attempt(1), Attempt(2)}, {Audit()}, out);
   const std::string text = out.str();
   EXPECT_NE(text.find("state              succeeded\n"), std::string::npos) << text;
   EXPECT_NE(text.find("payment method     -\n"), std::string::npos) << text;
@@ -151,6 +182,19 @@ TEST(JobViewsTest, DetailTableShowsFieldsMaskedEventAndAttempts) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("connection refused  retry\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("audit (1):\nWHEN"), std::string::npos) << text;
+  EXPECT_NE(text.find("2026-11-29T09:00:00Z  replay  alice  dead  queued  3         adapter fixed"),
+            std::string::npos)
+      << text;
+}
+
+TEST(JobViewsTest, ListTableEndsWithTheNextCursorWhenMoreFollow) {
+  std::ostringstream out;
+  PrintJobListTable({.jobs = {Summary(7, "dead")}, .next_before_id = 7}, out);
+  EXPECT_NE(out.str().find("\nnext page: --cursor 7\n"), std::string::npos) << out.str();
+  std::ostringstream last;
+  PrintJobListTable({.jobs = {Summary(7, "dead")}}, last);
+  EXPECT_EQ(last.str().find("next page"), std::string::npos) << last.str();
 }
 
 TEST(JobViewsTest, ShortTimestampCutsToSeconds) {
