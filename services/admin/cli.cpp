@@ -110,7 +110,7 @@ CLI::Option* AddFilterOptions(CLI::App* command, JobFilterOptions& filter,
 void BuildApp(CLI::App& app, Invocation& invocation) {
   app.description(
       "payorch-admin: operator CLI for payorch (migrations, finding, replaying and cancelling "
-      "jobs, stats, adapter health).");
+      "jobs, stats, adapter conformance).");
   app.footer(
       "Examples:\n"
       "  PAYORCH_DATABASE_URL=postgresql://payorch@localhost/payorch payorch-admin migrate\n"
@@ -280,21 +280,40 @@ void BuildApp(CLI::App& app, Invocation& invocation) {
     if (invocation.command == Command::kNone) invocation.command = Command::kAdapterMissing;
   });
   auto* check = adapter->add_subcommand(
-      "check", "Call the adapter's grpc.health.v1.Health/Check; report status and latency");
+      "check", "Run the conformance suite against a live adapter (or only its health check)");
   check->footer(
       "Examples:\n"
       "  payorch-admin adapter check 127.0.0.1:50051\n"
       "  payorch-admin adapter check adapter.internal:50051 --timeout-ms 500 --json\n"
-      "Exit: 0 SERVING, 1 anything else (not serving, unreachable, no health service).\n"
+      "  payorch-admin adapter check 127.0.0.1:50051 --health-only     (container health)\n"
+      "Checks, in order: health, authorize_valid, capture_valid, terminate_valid,\n"
+      "invalid_missing_meta, invalid_empty_key, idempotent_repeat, status_known_key,\n"
+      "idempotent_concurrent, status_unknown_key, short_deadline, error_code_mapping.\n"
+      "The valid requests are real payment steps (fresh keys conf_<random>_<n>, amount 100 USD, "
+      "token --token): run it against a test account, not from a health probe.\n"
+      "Exit: 0 every check passed (--health-only: SERVING), 1 any failed (unreachable "
+      "included), 2 bad usage.\n"
       "JSON: {\"address\",\"service\",\"status\",\"grpc_status\",\"error\",\"latency_ms\","
-      "\"serving\"}");
+      "\"serving\",\"checks\":[{\"name\",\"passed\",\"reason\"}],\"passed\",\"failed\","
+      "\"conformant\"} (--health-only: without the last four)");
   check->add_option("address", invocation.adapter_check.address, "host:port of the adapter")
       ->required();
   check->add_option("--service", invocation.adapter_check.service,
                     "Health of this service name (default: the whole server)");
-  check->add_option("--timeout-ms", invocation.adapter_check.timeout_ms, "Deadline of the call")
+  check->add_option("--timeout-ms", invocation.adapter_check.timeout_ms, "Deadline of each call")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();
+  check->add_option("--token", invocation.adapter_check.token,
+                    "SubscriptionEvent.token of the valid requests (the adapter must approve it)")
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            return value.empty() || value.size() > 256 ? std::string("1..256 characters")
+                                                       : std::string();
+          },
+          "", "token"))
+      ->capture_default_str();
+  check->add_flag("--health-only", invocation.adapter_check.health_only,
+                  "Only the grpc.health.v1 Health/Check call: no payment steps");
   check->add_flag("--json", invocation.adapter_check.json, "One JSON document instead of text");
   check->callback([&invocation] { invocation.command = Command::kAdapterCheck; });
 }

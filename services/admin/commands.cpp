@@ -1,12 +1,15 @@
 #include "services/admin/commands.hpp"
 
 #include <optional>
+#include <random>
 
 #include <boost/json.hpp>
 
 #include "db/database.hpp"
 #include "db/job_queries.hpp"
 #include "db/migrator.hpp"
+#include "services/admin/conformance.hpp"
+#include "services/admin/conformance_views.hpp"
 #include "services/admin/health_check.hpp"
 #include "services/admin/job_views.hpp"
 #include "services/admin/state_filter.hpp"
@@ -236,17 +239,52 @@ int RunStats(pqxx::connection& connection, const StatsOptions& options, std::ost
 }
 
 int RunAdapterCheck(const AdapterCheckOptions& options, std::ostream& out, std::ostream& err) {
-  const auto report = CheckAdapterHealth(options.address, options.service,
-                                         std::chrono::milliseconds(options.timeout_ms));
-  if (options.json) {
-    out << boost::json::serialize(HealthReportDocument(report)) << '\n';
-  } else {
-    PrintHealthReport(report, out);
+  if (options.health_only) {
+    const auto report = CheckAdapterHealth(options.address, options.service,
+                                           std::chrono::milliseconds(options.timeout_ms));
+    if (options.json) {
+      out << boost::json::serialize(HealthReportDocument(report)) << '\n';
+    } else {
+      PrintHealthReport(report, out);
+    }
+    if (report.Serving()) return kExitOk;
+    PrintError(err, "adapter " + options.address + " is not serving: " +
+                        (report.error.empty() ? report.serving_status
+                                              : report.grpc_status + ": " + report.error));
+    return kExitFailure;
   }
-  if (report.Serving()) return kExitOk;
-  PrintError(err, "adapter " + options.address + " is not serving: " +
-                      (report.error.empty() ? report.serving_status
-                                            : report.grpc_status + ": " + report.error));
+
+  ConformanceOptions conformance;
+  conformance.address = options.address;
+  conformance.service = options.service;
+  conformance.token = options.token;
+  conformance.timeout = std::chrono::milliseconds(options.timeout_ms);
+  conformance.run_id = options.run_id;
+  if (conformance.run_id.empty()) {
+    std::random_device random;
+    conformance.run_id = NewConformanceRunId(
+        (static_cast<std::uint64_t>(random()) << 32) | static_cast<std::uint64_t>(random()));
+  }
+  const auto report = RunConformanceSuite(conformance);
+  if (options.json) {
+    out << boost::json::serialize(ConformanceReportDocument(report)) << '\n';
+  } else {
+    PrintConformanceReport(report, out);
+  }
+  if (report.AllPassed()) return kExitOk;
+  std::string failed;
+  for (const auto& name : report.FailedNames()) failed += (failed.empty() ? "" : ", ") + name;
+  if (!report.health.Serving()) {
+    PrintError(err, "adapter " + options.address + " is not serving (" +
+                        (report.health.error.empty()
+                             ? report.health.serving_status
+                             : report.health.grpc_status + ": " + report.health.error) +
+                        "); failed checks: " + failed);
+  } else {
+    PrintError(err, "adapter " + options.address + " failed " +
+                        std::to_string(report.FailedNames().size()) + " of " +
+                        std::to_string(report.checks.size()) + " conformance checks: " + failed);
+  }
   return kExitFailure;
 }
 

@@ -102,8 +102,13 @@ struct StatsOptions {
 struct AdapterCheckOptions {
   std::string address{};
   std::string service{};
-  int timeout_ms = 2000;
+  int timeout_ms = 2000;  // the deadline of each call
   bool json = false;
+  // Only the grpc.health.v1 probe (one call, no payment steps): for container health checks.
+  bool health_only = false;
+  std::string token = "conformance";  // SubscriptionEvent.token of the suite's valid requests
+  // The middle of the suite's idempotency keys; empty: a random one (std::random_device).
+  std::string run_id{};
 };
 
 // The commands of payorch-admin, as plain functions of a connection: what they print goes to
@@ -139,7 +144,8 @@ int RunJobsCancel(pqxx::connection& connection, const JobsCancelOptions& options
 int RunStats(pqxx::connection& connection, const StatsOptions& options, std::ostream& out,
              std::ostream& err);
 
-// `adapter check`: exit 0 when the adapter answers SERVING, 1 otherwise.
+// `adapter check`: the conformance suite (conformance.hpp); exit 0 when every check passes, 1
+// when any fails. With health_only, the one health call: exit 0 when SERVING, 1 otherwise.
 int RunAdapterCheck(const AdapterCheckOptions& options, std::ostream& out, std::ostream& err);
 
 // The filter a request describes, or the one-line problem (bad state, bad time, bad outcome).

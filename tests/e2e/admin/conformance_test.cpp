@@ -1,0 +1,320 @@
+// `payorch-admin adapter check` (the conformance suite) as a user runs it: the real binary
+// against real adapters over real gRPC. The sandbox binary and the Python example pass every
+// check; deliberately broken adapters, served in-process by this test, fail exactly the checks
+// that describe their flaw; an unreachable address fails.
+
+#include "services/admin/conformance.hpp"
+
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "payorch/gateway/v1/gateway.grpc.pb.h"
+#include "tests/support/process.hpp"
+
+extern char** environ;
+
+namespace payorch::testing {
+namespace {
+
+namespace json = boost::json;
+namespace v1 = payorch::gateway::v1;
+using namespace std::chrono_literals;
+
+constexpr const char* kAdmin = "payorch-admin";
+constexpr const char* kPython = "/usr/bin/python3";
+constexpr auto kStartTimeout = 20s;
+
+std::set<std::string> AllChecks() {
+  const auto names = admin::ConformanceCheckNames();
+  return {names.begin(), names.end()};
+}
+
+// The names of the failed checks in `adapter check --json` output; also asserts that every
+// check was reported, in order.
+std::set<std::string> FailedChecks(const CommandResult& run) {
+  const auto document = json::parse(run.stdout_text).as_object();
+  std::vector<std::string> names;
+  std::set<std::string> failed;
+  for (const auto& check : document.at("checks").as_array()) {
+    const auto name = std::string(check.at("name").as_string());
+    names.push_back(name);
+    EXPECT_FALSE(check.at("reason").as_string().empty()) << name;
+    if (!check.at("passed").as_bool()) failed.insert(name);
+  }
+  EXPECT_EQ(names, admin::ConformanceCheckNames());
+  EXPECT_EQ(document.at("failed").as_int64(), static_cast<std::int64_t>(failed.size()));
+  EXPECT_EQ(document.at("conformant").as_bool(), failed.empty());
+  return failed;
+}
+
+CommandResult Check(const std::string& address, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"adapter", "check", address, "--json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return RunCommand(kAdmin, args);
+}
+
+// --- broken adapters ------------------------------------------------------------------------
+
+enum class Flaw {
+  kNewReferenceEveryCall,  // charges again for a repeated key; GetPaymentStatus: the last one
+  kFoundForUnknownKeys,    // GetPaymentStatus answers found=true, APPROVED for any key
+  kUnspecifiedTerminate,   // Terminate answers OK with an empty result (STATUS_UNSPECIFIED)
+  kTransientForEmptyKey,   // an empty key is answered UNAVAILABLE instead of INVALID_ARGUMENT
+};
+
+// A PaymentGateway with one flaw and otherwise the contract's behaviour: a map of key -> first
+// result. Calls whose deadline is (nearly) gone are refused with DEADLINE_EXCEEDED before any
+// effect, as the Python example does, so the short-deadline check is deterministic here.
+class BrokenAdapter final : public v1::PaymentGateway::Service {
+ public:
+  explicit BrokenAdapter(Flaw flaw) : flaw_(flaw) {}
+
+  grpc::Status Authorize(grpc::ServerContext* context, const v1::AuthorizeRequest* request,
+                         v1::PaymentResult* response) override {
+    return Pay(*context, request->has_meta(), request->meta().idempotency_key(), false, *response);
+  }
+  grpc::Status Capture(grpc::ServerContext* context, const v1::CaptureRequest* request,
+                       v1::PaymentResult* response) override {
+    return Pay(*context, request->has_meta(), request->meta().idempotency_key(), false, *response);
+  }
+  grpc::Status Terminate(grpc::ServerContext* context, const v1::TerminateRequest* request,
+                         v1::PaymentResult* response) override {
+    return Pay(*context, request->has_meta(), request->meta().idempotency_key(), true, *response);
+  }
+  grpc::Status GetPaymentStatus(grpc::ServerContext* /*context*/,
+                                const v1::GetPaymentStatusRequest* request,
+                                v1::GetPaymentStatusResponse* response) override {
+    std::lock_guard lock(mutex_);
+    const auto found = results_.find(request->idempotency_key());
+    if (found != results_.end()) {
+      response->set_found(true);
+      *response->mutable_result() = found->second;
+    } else if (flaw_ == Flaw::kFoundForUnknownKeys) {
+      response->set_found(true);
+      response->mutable_result()->set_status(v1::PaymentResult::APPROVED);
+      response->mutable_result()->set_gateway_reference("ghost");
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  grpc::Status Pay(grpc::ServerContext& context, bool has_meta, const std::string& key,
+                   bool terminate, v1::PaymentResult& response) {
+    if (!has_meta) return {grpc::StatusCode::INVALID_ARGUMENT, "meta is required"};
+    if (key.empty()) {
+      if (flaw_ == Flaw::kTransientForEmptyKey) return {grpc::StatusCode::UNAVAILABLE, "oops"};
+      return {grpc::StatusCode::INVALID_ARGUMENT, "idempotency_key is required"};
+    }
+    if (context.deadline() < std::chrono::system_clock::now() + 50ms) {
+      return {grpc::StatusCode::DEADLINE_EXCEEDED, "no time left to start"};
+    }
+    std::lock_guard lock(mutex_);
+    if (terminate && flaw_ == Flaw::kUnspecifiedTerminate) return grpc::Status::OK;
+    const auto stored = results_.find(key);
+    if (stored != results_.end() && flaw_ != Flaw::kNewReferenceEveryCall) {
+      response = stored->second;
+      return grpc::Status::OK;
+    }
+    response.set_status(v1::PaymentResult::APPROVED);
+    response.set_gateway_reference("brk_" + std::to_string(++effects_));
+    results_[key] = response;  // the flawed one overwrites: a second charge, a new reference
+    return grpc::Status::OK;
+  }
+
+  const Flaw flaw_;
+  std::mutex mutex_;
+  std::map<std::string, v1::PaymentResult> results_;
+  int effects_ = 0;
+};
+
+// A BrokenAdapter served on 127.0.0.1 (a free port), with gRPC's built-in health service.
+class BrokenServer {
+ public:
+  explicit BrokenServer(Flaw flaw) : service_(flaw) {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    if (!server_ || port_ == 0) throw std::runtime_error("cannot start the broken adapter");
+  }
+  ~BrokenServer() { server_->Shutdown(std::chrono::system_clock::now() + 5s); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  BrokenAdapter service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+// --- the Python example as a child process ----------------------------------------------------
+
+std::string SourceDir() {
+  if (const char* dir = std::getenv("PAYORCH_SOURCE_DIR"); dir != nullptr) return dir;
+  const std::string file = __FILE__;
+  const std::string suffix = "/tests/e2e/admin/conformance_test.cpp";
+  if (file.size() > suffix.size() &&
+      file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return file.substr(0, file.size() - suffix.size());
+  }
+  throw std::runtime_error("set PAYORCH_SOURCE_DIR to the repository root");
+}
+
+// /usr/bin/python3 gateways/examples/python/server.py ARGS, output to a log file; SIGKILLed by
+// the destructor if still running (tests/support's Process runs only payorch binaries).
+class PythonAdapter {
+ public:
+  explicit PythonAdapter(int port) {
+    static std::atomic<int> counter{0};
+    const char* tmp = std::getenv("TMPDIR");
+    log_path_ = std::string(tmp != nullptr ? tmp : "/tmp") + "/payorch-test-conformance-py-" +
+                std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
+    std::vector<std::string> storage{kPython, SourceDir() + "/gateways/examples/python/server.py",
+                                     "--listen", "127.0.0.1:" + std::to_string(port)};
+    std::vector<char*> argv;
+    for (auto& arg : storage) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    const int rc = posix_spawn(&pid_, kPython, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error(std::string("cannot start python: ") + std::strerror(rc));
+  }
+  ~PythonAdapter() {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    ::unlink(log_path_.c_str());
+  }
+  PythonAdapter(const PythonAdapter&) = delete;
+  PythonAdapter& operator=(const PythonAdapter&) = delete;
+
+  std::string Output() const {
+    std::ifstream in(log_path_);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_path_;
+};
+
+// --- tests ------------------------------------------------------------------------------------
+
+TEST(AdapterConformance, TheSandboxPassesEveryCheck) {
+  const int port = FreeTcpPort();
+  Process sandbox("payorch-sandbox-gateway", {"--listen", "127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(WaitForTcpPort(port, kStartTimeout)) << sandbox.Output();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+
+  const auto run = Check(address);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(FailedChecks(run), std::set<std::string>{}) << run.stdout_text;
+  const auto document = json::parse(run.stdout_text).as_object();
+  EXPECT_EQ(document.at("status"), "SERVING");
+  EXPECT_EQ(document.at("passed").as_int64(), static_cast<std::int64_t>(AllChecks().size()));
+
+  // The table, with a custom token (the sandbox approves tokens it has no script for).
+  const auto table = RunCommand(kAdmin, {"adapter", "check", address, "--token", "tok_x"});
+  EXPECT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.stdout_text.find("status       SERVING\n"), std::string::npos) << table.output;
+  EXPECT_NE(table.stdout_text.find("idempotent_concurrent  PASS"), std::string::npos)
+      << table.output;
+  EXPECT_NE(table.stdout_text.find("\n12 of 12 checks passed\n"), std::string::npos)
+      << table.output;
+
+  // A token the sandbox scripts as a permanent error: the valid-request checks fail (the
+  // adapter was told to refuse), proving the flag reaches the requests.
+  const auto refused = Check(address, {"--token", "invalid"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_TRUE(FailedChecks(refused).count(admin::kCheckAuthorize)) << refused.stdout_text;
+
+  // --health-only: the one-call probe of before, no payment steps.
+  const auto health = Check(address, {"--health-only"});
+  EXPECT_EQ(health.exit_code, 0) << health.output;
+  const auto probe = json::parse(health.stdout_text).as_object();
+  EXPECT_EQ(probe.at("serving"), true);
+  EXPECT_FALSE(probe.contains("checks"));
+}
+
+TEST(AdapterConformance, ThePythonExamplePassesEveryCheck) {
+  const int port = FreeTcpPort();
+  PythonAdapter adapter(port);
+  ASSERT_TRUE(WaitForTcpPort(port, kStartTimeout)) << adapter.Output();
+  const auto run = Check("127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(run.exit_code, 0) << run.output << adapter.Output();
+  EXPECT_EQ(FailedChecks(run), std::set<std::string>{}) << run.stdout_text;
+}
+
+struct BrokenCase {
+  Flaw flaw;
+  std::set<std::string> failed;
+};
+
+TEST(AdapterConformance, BrokenAdaptersFailExactlyTheChecksOfTheirFlaw) {
+  const std::vector<BrokenCase> cases{
+      {Flaw::kNewReferenceEveryCall,
+       {admin::kCheckRepeat, admin::kCheckKnownKey, admin::kCheckConcurrent}},
+      {Flaw::kFoundForUnknownKeys, {admin::kCheckUnknownKey}},
+      {Flaw::kUnspecifiedTerminate, {admin::kCheckTerminate, admin::kCheckErrorCodes}},
+      {Flaw::kTransientForEmptyKey, {admin::kCheckEmptyKey}},
+  };
+  for (const auto& broken : cases) {
+    SCOPED_TRACE(static_cast<int>(broken.flaw));
+    BrokenServer server(broken.flaw);
+    const auto run = Check(server.address());
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_EQ(FailedChecks(run), broken.failed) << run.stdout_text;
+    // stderr names the failed checks on one line.
+    EXPECT_NE(run.output.find("conformance checks: "), std::string::npos) << run.output;
+  }
+}
+
+TEST(AdapterConformance, TheDoubleChargerIsCaughtWithAReasonNamingBothReferences) {
+  BrokenServer server(Flaw::kNewReferenceEveryCall);
+  const auto run = RunCommand(kAdmin, {"adapter", "check", server.address()});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.stdout_text.find("idempotent_repeat      FAIL"), std::string::npos) << run.output;
+  EXPECT_NE(run.stdout_text.find("(a second effect?)"), std::string::npos) << run.output;
+  EXPECT_NE(run.stdout_text.find("\n9 of 12 checks passed\n"), std::string::npos) << run.output;
+}
+
+TEST(AdapterConformance, AClosedPortFailsEveryCheckQuickly) {
+  const int closed = FreeTcpPort();
+  const auto run = Check("127.0.0.1:" + std::to_string(closed), {"--timeout-ms", "1000"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_EQ(FailedChecks(run), AllChecks()) << run.stdout_text;
+  const auto document = json::parse(run.stdout_text).as_object();
+  EXPECT_EQ(document.at("serving"), false);
+  EXPECT_TRUE(document.at("status").is_null());
+  EXPECT_NE(run.output.find("payorch-admin: adapter 127.0.0.1:"), std::string::npos) << run.output;
+}
+
+}  // namespace
+}  // namespace payorch::testing
