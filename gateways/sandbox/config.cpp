@@ -4,6 +4,8 @@
 #include <array>
 #include <charconv>
 
+#include "services/core/logging.hpp"
+
 namespace payorch::gateways::sandbox {
 
 std::optional<int> ListenPort(std::string_view listen) {
@@ -35,6 +37,9 @@ std::optional<std::string> ValidateConfig(const SandboxConfig& config) {
   if (std::find(kLevels.begin(), kLevels.end(), config.log_level) == kLevels.end()) {
     return "--log-level must be one of trace, debug, info, warn, error, off; got \"" +
            config.log_level + "\"";
+  }
+  if (!core::LogFormatFromName(config.log_format)) {
+    return "--log-format must be text or json; got \"" + config.log_format + "\"";
   }
   return std::nullopt;
 }

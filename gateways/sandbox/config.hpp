@@ -10,6 +10,7 @@ namespace payorch::gateways::sandbox {
 struct SandboxConfig {
   std::string listen = "127.0.0.1:50051";  // --listen, PAYORCH_SANDBOX_LISTEN
   std::string log_level = "info";          // --log-level, PAYORCH_LOG_LEVEL
+  std::string log_format = "text";         // --log-format, PAYORCH_LOG_FORMAT
   std::string state_file;                  // --state-file, PAYORCH_SANDBOX_STATE_FILE
 };
 

@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
       ->envname("PAYORCH_SANDBOX_LISTEN");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error or off")
       ->envname("PAYORCH_LOG_LEVEL");
+  app.add_option("--log-format", config.log_format, "text (logfmt) or json (one object a line)")
+      ->envname("PAYORCH_LOG_FORMAT");
+  bool check_config = false;
+  app.add_flag("--check-config", check_config,
+               "validate the configuration (flags and environment) and exit without serving");
   app.add_option("--state-file", config.state_file,
                  "append-only file of applied effects, reloaded at start (empty: memory only)")
       ->envname("PAYORCH_SANDBOX_STATE_FILE");
@@ -45,7 +50,12 @@ int main(int argc, char** argv) {
     std::cerr << "payorch-sandbox-gateway: " << *problem << "\n";
     return kExitBadUsage;
   }
-  if (!payorch::core::InitLogging("sandbox", config.log_level)) {
+  if (check_config) {
+    std::cout << "payorch-sandbox-gateway: configuration is valid\n";
+    return EXIT_SUCCESS;
+  }
+  if (!payorch::core::InitLogging("sandbox", config.log_level,
+                                  *payorch::core::LogFormatFromName(config.log_format))) {
     std::cerr << "payorch-sandbox-gateway: bad --log-level " << config.log_level << "\n";
     return kExitBadUsage;
   }

@@ -38,6 +38,12 @@ TEST(SandboxConfigTest, BadSettingsAreNamed) {
   const auto level_problem = ValidateConfig(bad_level);
   ASSERT_TRUE(level_problem.has_value());
   EXPECT_NE(level_problem->find("--log-level"), std::string::npos);
+
+  SandboxConfig bad_format;
+  bad_format.log_format = "xml";
+  const auto format_problem = ValidateConfig(bad_format);
+  ASSERT_TRUE(format_problem.has_value());
+  EXPECT_NE(format_problem->find("--log-format"), std::string::npos);
 }
 
 }  // namespace
