@@ -126,6 +126,10 @@ Decision RequestHandler::Decide(const Request& request, const RequestContext& co
   const std::string_view path = PathOf(target);
   const http::verb method = request.method();
   const bool get_or_head = method == http::verb::get || method == http::verb::head;
+  const auto not_allowed = [&](std::string_view allow) {
+    if (options_.metrics != nullptr) options_.metrics->CountReject("method_not_allowed");
+    return MethodNotAllowed(version, allow);
+  };
 
   switch (RouteOf(target)) {
     case Route::kWebhook: {
@@ -137,22 +141,18 @@ Decision RequestHandler::Decide(const Request& request, const RequestContext& co
         }
         path_token = std::string(path.substr(kWebhookPath.size() + 1));
       }
-      if (method != http::verb::post) {
-        Response response = MethodNotAllowed(version, "POST");
-        if (options_.metrics != nullptr) options_.metrics->CountReject("method_not_allowed");
-        return response;
-      }
+      if (method != http::verb::post) return not_allowed("POST");
       return DecideWebhook(request, context, std::move(path_token));
     }
     case Route::kHealthz:
-      if (!get_or_head) return MethodNotAllowed(version, "GET, HEAD");
+      if (!get_or_head) return not_allowed("GET, HEAD");
       return JsonResponse(version, 200, {{"status", "ok"}});
     case Route::kReadyz:
-      if (!get_or_head) return MethodNotAllowed(version, "GET, HEAD");
+      if (!get_or_head) return not_allowed("GET, HEAD");
       return IntakeItem{ReadinessProbe{}};
     case Route::kMetrics: {
       if (options_.metrics == nullptr) break;
-      if (!get_or_head) return MethodNotAllowed(version, "GET, HEAD");
+      if (!get_or_head) return not_allowed("GET, HEAD");
       Response response{http::status::ok, version};
       response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       response.set(http::field::cache_control, "no-store");
@@ -186,7 +186,7 @@ Decision RequestHandler::DecideWebhook(const Request& request, const RequestCont
   if (!auth.allowed_networks.empty() || !auth.url_tokens.empty() || !auth.hmac_secrets.empty()) {
     AuthInput input;
     input.peer = context.peer;
-    input.forwarded_for = request[http::field::x_forwarded_for];
+    input.forwarded_for = request["X-Forwarded-For"];
     if (const auto it = request.find(auth.signature_header); it != request.end()) {
       input.signature = it->value();
     }

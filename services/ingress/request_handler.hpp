@@ -35,7 +35,7 @@ struct HandlerOptions {
   // Answer 422 (and store nothing) for topics payorch does not act on, instead of 200 ignored.
   bool reject_unknown_topics = false;
   // Who may post webhooks (no mechanism configured: anyone, as Cleeng's older setups need).
-  AuthPolicy auth;
+  AuthPolicy auth{};
   // Where rejects and authentication failures are counted, and what GET /metrics renders;
   // null in tests that do not look at metrics (GET /metrics is then 404).
   IngressMetrics* metrics = nullptr;

@@ -119,7 +119,10 @@ void Server::Shutdown() {
   std::lock_guard lock(mutex_);
   for (const auto& session : sessions_) {
     asio::post(session->stream.get_executor(), [session] {
-      if (session->waiting_for_request) session->stream.cancel();
+      // A request whose first bytes already arrived is in flight, not idle: let it finish.
+      boost::system::error_code ec;
+      const std::size_t unread = session->stream.socket().available(ec);
+      if (session->waiting_for_request && (ec || unread == 0)) session->stream.cancel();
     });
   }
 }

@@ -63,6 +63,33 @@ TEST_F(JobIntakeTest, InsertsARowWithTheGivenFields) {
   EXPECT_EQ(row[10].as<int>(), 1);
 }
 
+// Values travel as PostgreSQL array literals: whatever they hold must come back byte for byte.
+TEST_F(JobIntakeTest, ValuesWithQuotesBackslashesBracesAndNullWordsRoundTrip) {
+  std::vector<NewJob> jobs;
+  const std::vector<std::string> awkward = {
+      R"({"a":"say \"hi\"","b":"c:\\path","c":[1,{"d":null}]})",
+      "line one\nline two\ttab, comma {brace} \"quote\"",
+      "NULL", "null", " spaced ", "caf\u00e9 \xe2\x82\xac \xf0\x9f\x92\xb3", "\\", "\"", ",", "{}"};
+  for (std::size_t i = 0; i < awkward.size(); ++i) {
+    NewJob job = Job("awkward-" + std::to_string(i));
+    job.raw_event = awkward[i];
+    job.subscription_id = awkward[i];
+    job.payment_method_id = awkward[i];
+    jobs.push_back(job);
+  }
+  const auto inserted = InsertJobs(*connection_, jobs);
+  ASSERT_EQ(inserted.size(), jobs.size());
+  pqxx::nontransaction tx(*connection_);
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const auto row = tx.exec_params1(
+        "SELECT raw_event, subscription_id, payment_method_id FROM jobs WHERE id = $1",
+        inserted[i].job_id);
+    EXPECT_EQ(row[0].as<std::string>(), awkward[i]) << i;
+    EXPECT_EQ(row[1].as<std::string>(), awkward[i]) << i;
+    EXPECT_EQ(row[2].as<std::string>(), awkward[i]) << i;
+  }
+}
+
 TEST_F(JobIntakeTest, EmptyDunningDateIsNull) {
   NewJob job = Job("b");
   job.dunning_attempt_date.clear();

@@ -17,15 +17,15 @@
 #include "services/ingress/job_writer.hpp"
 #include "services/ingress/request_handler.hpp"
 #include "services/ingress/server.hpp"
+#include "tests/integration/ingress/running_ingress.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_database.hpp"
 
 namespace payorch::ingress {
 namespace {
 
-namespace asio = boost::asio;
-using testing::HttpRequest;
-using testing::HttpResponse;
+using payorch::testing::HttpRequest;
+using payorch::testing::HttpResponse;
 
 std::string Authorisation(const std::string& subscription_id) {
   return R"({"broadcasterId":123,"topic":"subscriptionReadyForPaymentAuthorisation",)"
@@ -34,48 +34,7 @@ std::string Authorisation(const std::string& subscription_id) {
          R"("paymentMethodId":123123123,"token":"tok_en","currency":"USD"}})";
 }
 
-// One ingress as main.cpp wires it, on port 0, torn down in order.
-class RunningIngress {
- public:
-  RunningIngress(const std::string& database_url, std::size_t batch_max = 256)
-      : writer_({.database_url = database_url, .batch_max = batch_max}),
-        handler_(writer_, {}),
-        server_(io_context_, handler_, {}) {
-    writer_thread_ = std::thread([this] { writer_.Run(); });
-    server_.Listen({asio::ip::make_address("127.0.0.1"), 0});
-    server_.Start();
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_context_.run(); });
-  }
-  ~RunningIngress() { Stop(); }
-
-  int port() const { return server_.local_endpoint().port(); }
-  Server& server() { return server_; }
-
-  // The SIGTERM path of main: stop accepting, wait for in-flight requests, stop.
-  bool Stop() {
-    if (stopped_) return true;
-    stopped_ = true;
-    // Waiting starts first: once the acceptor closes, the io_context may run out of work.
-    auto drained = asio::co_spawn(io_context_, server_.Drained(std::chrono::seconds(10)),
-                                  asio::use_future);
-    server_.Shutdown();
-    const bool ok = drained.get();
-    io_context_.stop();
-    for (auto& thread : threads_) thread.join();
-    writer_.Stop();
-    writer_thread_.join();
-    return ok;
-  }
-
- private:
-  asio::io_context io_context_;
-  JobWriter writer_;
-  RequestHandler handler_;
-  Server server_;
-  std::thread writer_thread_;
-  std::vector<std::thread> threads_;
-  bool stopped_ = false;
-};
+using testing::RunningIngress;
 
 boost::json::value Json(const HttpResponse& response) { return boost::json::parse(response.body); }
 
@@ -86,7 +45,7 @@ class IngressServerTest : public ::testing::Test {
     pqxx::nontransaction tx(*connection);
     return tx.exec1(sql)[0].as<int>();
   }
-  testing::TestDatabase database_;
+  payorch::testing::TestDatabase database_;
 };
 
 TEST_F(IngressServerTest, WebhookBecomesOneJobAndARepeatIsADuplicate) {
@@ -111,9 +70,9 @@ TEST_F(IngressServerTest, WebhookBecomesOneJobAndARepeatIsADuplicate) {
             1);
 }
 
-TEST_F(IngressServerTest, TwentyConcurrentDeliveriesMakeOneJob) {
+TEST_F(IngressServerTest, FiftyConcurrentIdenticalDeliveriesMakeOneJobWithFiftyDeliveries) {
   RunningIngress ingress(database_.url());
-  constexpr int kRequests = 20;
+  constexpr int kRequests = 50;
   std::vector<std::future<HttpResponse>> responses;
   for (int i = 0; i < kRequests; ++i) {
     responses.push_back(std::async(std::launch::async, [&] {
@@ -136,7 +95,7 @@ TEST_F(IngressServerTest, TwentyConcurrentDeliveriesMakeOneJob) {
 }
 
 TEST_F(IngressServerTest, BatchMaxOneCommitsEachRequestAlone) {
-  RunningIngress ingress(database_.url(), 1);
+  RunningIngress ingress(database_.url(), {.batch_max = 1});
   std::vector<std::future<HttpResponse>> responses;
   for (int i = 0; i < 10; ++i) {
     responses.push_back(std::async(std::launch::async, [&, i] {
@@ -186,7 +145,7 @@ TEST_F(IngressServerTest, HealthAndReadiness) {
 TEST_F(IngressServerTest, DatabaseDownIs503AndTheServerRecoversWhenItReturns) {
   // A database that does not exist yet stands for a server that is down.
   const std::string name = "payorch_ingress_recovery_" + std::to_string(::getpid());
-  const std::string url = testing::TestServerUrlFor(name);
+  const std::string url = payorch::testing::TestServerUrlFor(name);
   auto admin = database_.Connect();
   {
     pqxx::nontransaction tx(*admin);
