@@ -1,5 +1,7 @@
 #include "services/ingress/config.hpp"
 
+#include "services/core/logging.hpp"
+
 #include <charconv>
 #include <iostream>
 #include <tuple>
@@ -110,6 +112,11 @@ std::variant<IngressConfig, int> ParseConfig(int argc, char** argv) {
       ->envname("PAYORCH_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "text (logfmt) or json (one object a line)")
+      ->envname("PAYORCH_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -123,6 +130,7 @@ std::variant<IngressConfig, int> ParseConfig(int argc, char** argv) {
     return 2;
   }
   config.listen_text = listen;
+  config.log_format = *core::LogFormatFromName(log_format);
   config.auth.hmac_secrets = SplitList(hmac_secrets);
   config.auth.url_tokens = SplitList(url_tokens);
   for (const auto& [flag, text, out] :

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "services/core/logging.hpp"
+
 #include <cstddef>
 #include <string>
 #include <variant>
@@ -28,6 +30,7 @@ struct IngressConfig {
                                           // --allow-cidrs, --trusted-proxies (+ PAYORCH_INGRESS_*)
   bool check_only = false;                // --check-config: validate, print a summary, exit 0
   std::string log_level = "info";         // --log-level / PAYORCH_LOG_LEVEL
+  core::LogFormat log_format = core::LogFormat::kText;  // --log-format / PAYORCH_LOG_FORMAT
 };
 
 // "host:port" or "[v6]:port" with a numeric host. Empty optional-like result on error: returns

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   auto parsed = ingress::ParseConfig(argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const ingress::IngressConfig& config = std::get<ingress::IngressConfig>(parsed);
-  if (!core::InitLogging("ingress", config.log_level)) return 2;
+  if (!core::InitLogging("ingress", config.log_level, config.log_format)) return 2;
   if (config.check_only) {
     // Secrets are counted, never printed.
     spdlog::info("configuration valid listen={} database={} threads={} writers={} batch_max={} "
