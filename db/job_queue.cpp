@@ -1,6 +1,7 @@
 #include "db/job_queue.hpp"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "db/database.hpp"
@@ -16,8 +17,13 @@ constexpr const char* kFinishJobDead = "job_queue_finish_job_dead";
 constexpr const char* kInsertAttempt = "job_queue_insert_attempt";
 constexpr const char* kReleaseClaim = "job_queue_release_claim";
 constexpr const char* kOldestDueJobAge = "job_queue_oldest_due_job_age";
+constexpr const char* kRecordAttemptsBatch = "job_queue_record_attempts_batch";
+constexpr const char* kOldestInDoubtJobAge = "job_queue_oldest_in_doubt_job_age";
 
 // $1 worker id, $2 lease in ms, $3 batch size.
+// Rescues (expired leases) and ready jobs are two CTEs, each on its own partial index
+// (jobs_running_lease_idx, jobs_due_idx) that it walks in order and leaves after $3 rows; one
+// WHERE with an OR of both would scan the whole table.
 // Per-subscription order: a queued or in-doubt job is claimable only when no other job of its
 // subscription is running and none that is earlier by (coalesce(dunning date, created_at), id) is
 // unfinished (jobs_subscription_unfinished_idx of migration 0002 answers that with one probe).
@@ -34,23 +40,36 @@ constexpr const char* kOldestDueJobAge = "job_queue_oldest_due_job_age";
 // ON CONFLICT covers the impossible-in-practice case of that row existing already, so a rescue can
 // never fail the whole claim. Both CTEs and the UPDATE run on one snapshot in one statement.
 constexpr const char* kClaimDueJobsSql = R"sql(
-WITH due AS (
+WITH rescue AS (
   SELECT id, state AS previous_state, attempts AS previous_attempts, fence AS previous_fence,
          locked_by AS previous_locked_by, locked_until AS previous_locked_until,
-         updated_at AS previous_updated_at
+         updated_at AS previous_updated_at, run_after
+  FROM jobs
+  WHERE state = 'running' AND locked_until < now()
+  ORDER BY locked_until
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+), ready AS (
+  SELECT j.id, j.state AS previous_state, j.attempts AS previous_attempts,
+         j.fence AS previous_fence, j.locked_by AS previous_locked_by,
+         j.locked_until AS previous_locked_until, j.updated_at AS previous_updated_at, j.run_after
   FROM jobs AS j
-  WHERE (j.state = 'running' AND j.locked_until < now())
-     OR (j.state IN ('queued', 'in_doubt') AND j.run_after <= now()
-         AND NOT EXISTS (
-           SELECT 1 FROM jobs AS e
-           WHERE e.broadcaster_id = j.broadcaster_id AND e.subscription_id = j.subscription_id
-             AND e.state IN ('queued', 'running', 'in_doubt') AND e.id <> j.id
-             AND (e.state = 'running'
-                  OR (coalesce(e.dunning_attempt_date, e.created_at), e.id)
-                     < (coalesce(j.dunning_attempt_date, j.created_at), j.id))))
+  WHERE j.state IN ('queued', 'in_doubt') AND j.run_after <= now()
+    AND NOT EXISTS (
+      SELECT 1 FROM jobs AS e
+      WHERE e.broadcaster_id = j.broadcaster_id AND e.subscription_id = j.subscription_id
+        AND e.state IN ('queued', 'running', 'in_doubt') AND e.id <> j.id
+        AND (e.state = 'running'
+             OR (coalesce(e.dunning_attempt_date, e.created_at), e.id)
+                < (coalesce(j.dunning_attempt_date, j.created_at), j.id)))
   ORDER BY j.run_after, j.id
   LIMIT $3
   FOR UPDATE SKIP LOCKED
+), due AS (
+  SELECT * FROM rescue
+  UNION ALL
+  SELECT * FROM ready
+  LIMIT $3
 ), expired AS (
   INSERT INTO job_attempts (job_id, attempt, fence, worker_id, adapter, rpc, request_summary,
                             started_at, finished_at, grpc_status, error, decision)
@@ -138,6 +157,57 @@ FROM jobs
 WHERE state IN ('queued', 'in_doubt') AND run_after <= now()
 )sql";
 
+// RecordAttempts in one statement: the compare-and-set transitions of a whole batch, and the
+// attempt rows of exactly those whose CAS matched. Parameters are parallel arrays, one element
+// per attempt (a job appears at most once per batch: the worker holds a job until its attempt is
+// recorded). new_state: succeeded | queued | in_doubt | dead.
+constexpr const char* kRecordAttemptsBatchSql = R"sql(
+WITH input AS (
+  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::integer[], $4::text[], $5::text[],
+                       $6::text[], $7::text[], $8::double precision[], $9::text[], $10::text[],
+                       $11::text[], $12::text[], $13::text[], $14::double precision[],
+                       $15::double precision[], $16::text[], $17::text[], $18::text[],
+                       $19::text[], $20::text[], $21::text[])
+    AS i(job_id, fence, attempt, new_state, outcome, gateway_reference, decline_code, delay_ms,
+         last_error, worker_id, adapter, rpc, request_summary, started_us, finished_us,
+         grpc_status, gateway_status, attempt_reference, attempt_decline_code, error, decision)
+), updated AS (
+  UPDATE jobs AS j
+  SET state = i.new_state,
+      outcome = CASE WHEN i.new_state = 'succeeded' THEN i.outcome ELSE j.outcome END,
+      gateway_reference = CASE WHEN i.new_state = 'succeeded' THEN i.gateway_reference
+                               ELSE j.gateway_reference END,
+      decline_code = CASE WHEN i.new_state = 'succeeded' THEN i.decline_code
+                          ELSE j.decline_code END,
+      run_after = CASE WHEN i.new_state IN ('queued', 'in_doubt')
+                       THEN now() + i.delay_ms * interval '1 millisecond' ELSE j.run_after END,
+      last_error = CASE WHEN i.new_state = 'succeeded' THEN j.last_error ELSE i.last_error END,
+      finished_at = CASE WHEN i.new_state IN ('succeeded', 'dead') THEN now() END,
+      updated_at = now(), locked_by = NULL, locked_until = NULL
+  FROM input AS i
+  WHERE j.id = i.job_id AND j.fence = i.fence AND j.state = 'running'
+  RETURNING j.id
+)
+INSERT INTO job_attempts (job_id, attempt, fence, worker_id, adapter, rpc, request_summary,
+                          started_at, finished_at, grpc_status, gateway_status,
+                          gateway_reference, decline_code, error, decision)
+SELECT i.job_id, i.attempt, i.fence, i.worker_id, i.adapter, i.rpc, i.request_summary,
+       to_timestamp(i.started_us / 1000000), to_timestamp(i.finished_us / 1000000),
+       i.grpc_status, i.gateway_status, i.attempt_reference, i.attempt_decline_code, i.error,
+       i.decision
+FROM input AS i JOIN updated AS u ON u.id = i.job_id
+RETURNING job_id
+)sql";
+
+// Seconds since the job longest in doubt became so (0 when none is): an adapter that cannot
+// answer GetPaymentStatus leaves jobs there. In-doubt jobs are few; jobs_state_created_idx finds
+// them by state.
+constexpr const char* kOldestInDoubtJobAgeSql = R"sql(
+SELECT coalesce(extract(epoch FROM now() - min(updated_at)), 0)::double precision
+FROM jobs
+WHERE state = 'in_doubt'
+)sql";
+
 // libpqxx 6.4 sends a null `const char*` as SQL NULL.
 const char* Nullable(const std::optional<std::string>& value) {
   return value ? value->c_str() : nullptr;
@@ -164,6 +234,8 @@ void PrepareJobQueueStatements(pqxx::connection& connection) {
     connection.prepare(kInsertAttempt, kInsertAttemptSql);
     connection.prepare(kReleaseClaim, kReleaseClaimSql);
     connection.prepare(kOldestDueJobAge, kOldestDueJobAgeSql);
+    connection.prepare(kRecordAttemptsBatch, kRecordAttemptsBatchSql);
+    connection.prepare(kOldestInDoubtJobAge, kOldestInDoubtJobAgeSql);
   });
 }
 
@@ -217,43 +289,153 @@ std::optional<std::string> FindAuthorizationReference(pqxx::connection& connecti
   });
 }
 
+namespace {
+
+// The CAS and, when it matched, the attempt row, inside the caller's transaction.
+bool RecordInTransaction(pqxx::work& txn, const AttemptRecord& attempt,
+                         const JobTransition& transition) {
+  // The CAS first: when it misses, the attempt row is not written either (a newer owner may
+  // already have recorded its own row for this job).
+  pqxx::result updated;
+  switch (transition.kind) {
+    case JobTransition::Kind::kSucceeded:
+      updated = txn.exec_prepared(kFinishJobSucceeded, attempt.job_id, attempt.fence,
+                                  transition.outcome, Nullable(transition.gateway_reference),
+                                  Nullable(transition.decline_code));
+      break;
+    case JobTransition::Kind::kRetry:
+    case JobTransition::Kind::kInDoubt:
+      updated = txn.exec_prepared(
+          kRescheduleJob, attempt.job_id, attempt.fence,
+          transition.kind == JobTransition::Kind::kRetry ? "queued" : "in_doubt",
+          static_cast<long long>(transition.delay.count()), Nullable(transition.error));
+      break;
+    case JobTransition::Kind::kDead:
+      updated = txn.exec_prepared(kFinishJobDead, attempt.job_id, attempt.fence,
+                                  transition.error.value_or("dead"));
+      break;
+  }
+  if (updated.affected_rows() == 0) return false;
+  txn.exec_prepared(kInsertAttempt, attempt.job_id, attempt.attempt, attempt.fence,
+                    attempt.worker_id, attempt.adapter, attempt.rpc, attempt.request_summary,
+                    EpochMicros(attempt.started_at), EpochMicros(attempt.finished_at),
+                    attempt.grpc_status, Nullable(attempt.gateway_status),
+                    Nullable(attempt.gateway_reference), Nullable(attempt.decline_code),
+                    Nullable(attempt.error), attempt.decision);
+  return true;
+}
+
+}  // namespace
+
 bool RecordAttempt(pqxx::connection& connection, const AttemptRecord& attempt,
                    const JobTransition& transition) {
   return Translate("record attempt", [&] {
     pqxx::work txn(connection);
-    // The CAS first: when it misses, the attempt row is not written either (a newer owner may
-    // already have recorded its own row for this job).
-    pqxx::result updated;
-    switch (transition.kind) {
-      case JobTransition::Kind::kSucceeded:
-        updated = txn.exec_prepared(kFinishJobSucceeded, attempt.job_id, attempt.fence,
-                                    transition.outcome, Nullable(transition.gateway_reference),
-                                    Nullable(transition.decline_code));
-        break;
-      case JobTransition::Kind::kRetry:
-      case JobTransition::Kind::kInDoubt:
-        updated = txn.exec_prepared(
-            kRescheduleJob, attempt.job_id, attempt.fence,
-            transition.kind == JobTransition::Kind::kRetry ? "queued" : "in_doubt",
-            static_cast<long long>(transition.delay.count()), Nullable(transition.error));
-        break;
-      case JobTransition::Kind::kDead:
-        updated = txn.exec_prepared(kFinishJobDead, attempt.job_id, attempt.fence,
-                                    transition.error.value_or("dead"));
-        break;
-    }
-    if (updated.affected_rows() == 0) {
-      txn.abort();
-      return false;
-    }
-    txn.exec_prepared(kInsertAttempt, attempt.job_id, attempt.attempt, attempt.fence,
-                      attempt.worker_id, attempt.adapter, attempt.rpc, attempt.request_summary,
-                      EpochMicros(attempt.started_at), EpochMicros(attempt.finished_at),
-                      attempt.grpc_status, Nullable(attempt.gateway_status),
-                      Nullable(attempt.gateway_reference), Nullable(attempt.decline_code),
-                      Nullable(attempt.error), attempt.decision);
+    const bool recorded = RecordInTransaction(txn, attempt, transition);
     txn.commit();
-    return true;
+    return recorded;
+  });
+}
+
+namespace {
+
+// A PostgreSQL array literal of text elements, each quoted (so any text is safe) or NULL.
+class ArrayLiteral {
+ public:
+  void Add(const std::string& text) {
+    Separator();
+    out_ += '"';
+    for (const char c : text) {
+      if (c == '"' || c == '\\') out_ += '\\';
+      out_ += c;
+    }
+    out_ += '"';
+  }
+  void Add(const std::optional<std::string>& text) {
+    if (text) {
+      Add(*text);
+    } else {
+      Separator();
+      out_ += "NULL";
+    }
+  }
+  void AddNumber(long long value) {
+    Separator();
+    out_ += std::to_string(value);
+  }
+  std::string Finish() const { return "{" + out_ + "}"; }
+
+ private:
+  void Separator() {
+    if (!out_.empty()) out_ += ',';
+  }
+  std::string out_;
+};
+
+const char* NewState(JobTransition::Kind kind) {
+  switch (kind) {
+    case JobTransition::Kind::kSucceeded: return "succeeded";
+    case JobTransition::Kind::kRetry: return "queued";
+    case JobTransition::Kind::kInDoubt: return "in_doubt";
+    case JobTransition::Kind::kDead: return "dead";
+  }
+  return "dead";
+}
+
+}  // namespace
+
+std::vector<bool> RecordAttempts(pqxx::connection& connection,
+                                 const std::vector<AttemptToRecord>& attempts) {
+  return Translate("record attempts", [&] {
+    if (attempts.empty()) return std::vector<bool>{};
+    ArrayLiteral job_id, fence, attempt_no, new_state, outcome, gateway_reference, decline_code,
+        delay_ms, last_error, worker_id, adapter, rpc, request_summary, started_us, finished_us,
+        grpc_status, gateway_status, attempt_reference, attempt_decline_code, error, decision;
+    for (const auto& item : attempts) {
+      const AttemptRecord& a = item.attempt;
+      const JobTransition& t = item.transition;
+      const bool succeeded = t.kind == JobTransition::Kind::kSucceeded;
+      job_id.AddNumber(a.job_id);
+      fence.AddNumber(a.fence);
+      attempt_no.AddNumber(a.attempt);
+      new_state.Add(std::string(NewState(t.kind)));
+      outcome.Add(succeeded ? std::optional<std::string>(t.outcome) : std::nullopt);
+      gateway_reference.Add(t.gateway_reference);
+      decline_code.Add(t.decline_code);
+      delay_ms.AddNumber(static_cast<long long>(t.delay.count()));
+      last_error.Add(t.kind == JobTransition::Kind::kDead
+                         ? std::optional<std::string>(t.error.value_or("dead"))
+                         : t.error);
+      worker_id.Add(a.worker_id);
+      adapter.Add(a.adapter);
+      rpc.Add(a.rpc);
+      request_summary.Add(a.request_summary);
+      started_us.AddNumber(EpochMicros(a.started_at));
+      finished_us.AddNumber(EpochMicros(a.finished_at));
+      grpc_status.Add(a.grpc_status);
+      gateway_status.Add(a.gateway_status);
+      attempt_reference.Add(a.gateway_reference);
+      attempt_decline_code.Add(a.decline_code);
+      error.Add(a.error);
+      decision.Add(a.decision);
+    }
+    pqxx::work txn(connection);
+    const pqxx::result rows = txn.exec_prepared(
+        kRecordAttemptsBatch, job_id.Finish(), fence.Finish(), attempt_no.Finish(),
+        new_state.Finish(), outcome.Finish(), gateway_reference.Finish(), decline_code.Finish(),
+        delay_ms.Finish(), last_error.Finish(), worker_id.Finish(), adapter.Finish(), rpc.Finish(),
+        request_summary.Finish(), started_us.Finish(), finished_us.Finish(), grpc_status.Finish(),
+        gateway_status.Finish(), attempt_reference.Finish(), attempt_decline_code.Finish(),
+        error.Finish(), decision.Finish());
+    txn.commit();
+    std::set<std::int64_t> recorded_ids;
+    for (const auto& row : rows) recorded_ids.insert(row[0].as<std::int64_t>());
+    std::vector<bool> recorded;
+    recorded.reserve(attempts.size());
+    for (const auto& item : attempts) {
+      recorded.push_back(recorded_ids.count(item.attempt.job_id) == 1);
+    }
+    return recorded;
   });
 }
 
@@ -273,6 +455,15 @@ double OldestDueJobAgeSeconds(pqxx::connection& connection) {
   return Translate("oldest due job age", [&] {
     pqxx::read_transaction txn(connection);
     const pqxx::row row = txn.exec_prepared1(kOldestDueJobAge);
+    txn.commit();
+    return row[0].as<double>();
+  });
+}
+
+double OldestInDoubtJobAgeSeconds(pqxx::connection& connection) {
+  return Translate("oldest in-doubt job age", [&] {
+    pqxx::read_transaction txn(connection);
+    const pqxx::row row = txn.exec_prepared1(kOldestInDoubtJobAge);
     txn.commit();
     return row[0].as<double>();
   });

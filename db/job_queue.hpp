@@ -110,6 +110,21 @@ struct JobTransition {
 // 0 when nothing is due. One index probe, cheap enough to sample every few seconds.
 [[nodiscard]] double OldestDueJobAgeSeconds(pqxx::connection& connection);
 
+// RecordAttempt for many attempts in ONE statement and one commit (instead of one transaction per
+// job): each is its own compare-and-set, and a CAS that misses skips that attempt's row only. Element i of
+// the result says whether attempts[i] was recorded. On an error nothing is recorded (the
+// transaction rolls back) and the caller may retry the whole batch: an attempt already recorded
+// by a commit whose outcome was unknown then simply misses its CAS.
+struct AttemptToRecord {
+  AttemptRecord attempt;
+  JobTransition transition;
+};
+[[nodiscard]] std::vector<bool> RecordAttempts(pqxx::connection& connection,
+                                               const std::vector<AttemptToRecord>& attempts);
+
+// Seconds since the job longest in doubt became in doubt; 0 when none is.
+[[nodiscard]] double OldestInDoubtJobAgeSeconds(pqxx::connection& connection);
+
 // LISTENs on the channel the jobs insert trigger NOTIFYs (payorch_jobs) for as long as it lives.
 // It must die before its connection. Not thread-safe: one per claiming connection.
 class JobWakeups {

@@ -25,42 +25,70 @@ AdapterClient::AdapterClient(const std::string& address, std::chrono::millisecon
   stub_ = gateway_v1::PaymentGateway::NewStub(channel_);
 }
 
-std::unique_ptr<grpc::ClientContext> AdapterClient::NewContext() const {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + deadline_);
-  return context;
+std::chrono::system_clock::time_point AdapterClient::Deadline() const {
+  return std::chrono::system_clock::now() + deadline_;
 }
 
-CallResult AdapterClient::Authorize(const gateway_v1::AuthorizeRequest& request) {
-  auto context = NewContext();
-  gateway_v1::PaymentResult result;
-  const grpc::Status status = stub_->Authorize(context.get(), request, &result);
-  return FromStatus(status, std::move(result));
+namespace {
+
+// What one call owns until it ends: gRPC needs the context, request and response alive until the
+// callback, which holds the only reference.
+template <typename Request, typename Response>
+struct PendingCall {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+  AdapterClient::Done done;
+};
+
+}  // namespace
+
+void AdapterClient::Authorize(gateway_v1::AuthorizeRequest request, Done done) {
+  auto call = std::make_shared<PendingCall<gateway_v1::AuthorizeRequest, gateway_v1::PaymentResult>>();
+  call->context.set_deadline(Deadline());
+  call->request = std::move(request);
+  call->done = std::move(done);
+  stub_->async()->Authorize(&call->context, &call->request, &call->response,
+                            [call](grpc::Status status) {
+                              call->done(FromStatus(status, std::move(call->response)));
+                            });
 }
 
-CallResult AdapterClient::Capture(const gateway_v1::CaptureRequest& request) {
-  auto context = NewContext();
-  gateway_v1::PaymentResult result;
-  const grpc::Status status = stub_->Capture(context.get(), request, &result);
-  return FromStatus(status, std::move(result));
+void AdapterClient::Capture(gateway_v1::CaptureRequest request, Done done) {
+  auto call = std::make_shared<PendingCall<gateway_v1::CaptureRequest, gateway_v1::PaymentResult>>();
+  call->context.set_deadline(Deadline());
+  call->request = std::move(request);
+  call->done = std::move(done);
+  stub_->async()->Capture(&call->context, &call->request, &call->response,
+                          [call](grpc::Status status) {
+                            call->done(FromStatus(status, std::move(call->response)));
+                          });
 }
 
-CallResult AdapterClient::Terminate(const gateway_v1::TerminateRequest& request) {
-  auto context = NewContext();
-  gateway_v1::PaymentResult result;
-  const grpc::Status status = stub_->Terminate(context.get(), request, &result);
-  return FromStatus(status, std::move(result));
+void AdapterClient::Terminate(gateway_v1::TerminateRequest request, Done done) {
+  auto call =
+      std::make_shared<PendingCall<gateway_v1::TerminateRequest, gateway_v1::PaymentResult>>();
+  call->context.set_deadline(Deadline());
+  call->request = std::move(request);
+  call->done = std::move(done);
+  stub_->async()->Terminate(&call->context, &call->request, &call->response,
+                            [call](grpc::Status status) {
+                              call->done(FromStatus(status, std::move(call->response)));
+                            });
 }
 
-CallResult AdapterClient::GetPaymentStatus(const std::string& idempotency_key) {
-  auto context = NewContext();
-  gateway_v1::GetPaymentStatusRequest request;
-  request.set_idempotency_key(idempotency_key);
-  gateway_v1::GetPaymentStatusResponse response;
-  const grpc::Status status = stub_->GetPaymentStatus(context.get(), request, &response);
-  CallResult call = FromStatus(status, response.result());
-  call.found = status.ok() && response.found();
-  return call;
+void AdapterClient::GetPaymentStatus(const std::string& idempotency_key, Done done) {
+  auto call = std::make_shared<PendingCall<gateway_v1::GetPaymentStatusRequest,
+                                           gateway_v1::GetPaymentStatusResponse>>();
+  call->context.set_deadline(Deadline());
+  call->request.set_idempotency_key(idempotency_key);
+  call->done = std::move(done);
+  stub_->async()->GetPaymentStatus(&call->context, &call->request, &call->response,
+                                   [call](grpc::Status status) {
+                                     CallResult result = FromStatus(status, call->response.result());
+                                     result.found = status.ok() && call->response.found();
+                                     call->done(std::move(result));
+                                   });
 }
 
 }  // namespace payorch::worker

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,20 +22,24 @@ struct CallResult {
   bool found = true;                 // GetPaymentStatus only: false when the key is unknown
 };
 
-// A thin, synchronous client of one adapter (the PaymentGateway service of the contract). Every
-// call carries the configured deadline. Thread-safe: slots share one channel, which multiplexes
-// their calls over one HTTP/2 connection.
+// A thin asynchronous client of one adapter (the PaymentGateway service of the contract), on
+// gRPC's callback API: a call costs no thread while it waits, so many can be in flight at once.
+// Every call carries the configured deadline and ends by calling `done` exactly once, on a gRPC
+// thread (keep it short; never block in it). Thread-safe: calls share one channel, which
+// multiplexes them over one HTTP/2 connection.
 class AdapterClient {
  public:
+  using Done = std::function<void(CallResult)>;
+
   AdapterClient(const std::string& address, std::chrono::milliseconds deadline);
 
-  CallResult Authorize(const gateway_v1::AuthorizeRequest& request);
-  CallResult Capture(const gateway_v1::CaptureRequest& request);
-  CallResult Terminate(const gateway_v1::TerminateRequest& request);
-  CallResult GetPaymentStatus(const std::string& idempotency_key);
+  void Authorize(gateway_v1::AuthorizeRequest request, Done done);
+  void Capture(gateway_v1::CaptureRequest request, Done done);
+  void Terminate(gateway_v1::TerminateRequest request, Done done);
+  void GetPaymentStatus(const std::string& idempotency_key, Done done);
 
  private:
-  std::unique_ptr<grpc::ClientContext> NewContext() const;
+  std::chrono::system_clock::time_point Deadline() const;
 
   std::chrono::milliseconds deadline_;
   std::shared_ptr<grpc::Channel> channel_;

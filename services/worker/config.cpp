@@ -75,9 +75,9 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   app.add_option("--poll-interval-ms", poll_ms, "Claim at least this often without a NOTIFY")
       ->envname("PAYORCH_POLL_INTERVAL_MS")
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{3600000}));
-  app.add_option("--concurrency", config.concurrency, "Jobs handled at once")
+  app.add_option("--concurrency", config.concurrency, "Jobs held at once (calls in flight at most this many)")
       ->envname("PAYORCH_CONCURRENCY")
-      ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(1, 10000));
   app.add_option("--claim-batch", config.claim_batch, "Most jobs claimed per statement")
       ->envname("PAYORCH_CLAIM_BATCH")
       ->check(CLI::Range(1, 1000));

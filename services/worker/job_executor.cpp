@@ -76,39 +76,59 @@ gateway_v1::SubscriptionEvent BuildSubscriptionEvent(const core::CleengEvent& ev
   return out;
 }
 
-CallResult JobExecutor::Call(Rpc rpc, const db::ClaimedJob& job, const core::CleengEvent& event,
-                             const std::optional<std::string>& authorization_reference) {
+// One attempt in progress: everything its continuations need.
+struct JobExecutor::Attempt {
+  db::ClaimedJob job;
+  core::CleengEvent event;
+  Rpc rpc = Rpc::kAuthorize;
+  std::optional<std::string> authorization_reference;
+  std::string summary;
+  double jitter = 0;
+  AttemptPlan plan;
+  std::function<void(AttemptPlan)> done;
+};
+
+void JobExecutor::Call(const std::shared_ptr<Attempt>& attempt) {
   // Amounts are not known in this version (they come from the Cleeng order): left unset, as the
   // contract allows.
-  switch (rpc) {
+  auto finish = [this, attempt](CallResult call) { Finish(attempt, call, false); };
+  const db::ClaimedJob& job = attempt->job;
+  switch (attempt->rpc) {
     case Rpc::kAuthorize: {
       gateway_v1::AuthorizeRequest request;
       FillMeta(request.mutable_meta(), job);
-      *request.mutable_event() = BuildSubscriptionEvent(event, job.raw_event);
-      return client_.Authorize(request);
+      *request.mutable_event() = BuildSubscriptionEvent(attempt->event, job.raw_event);
+      client_.Authorize(std::move(request), std::move(finish));
+      return;
     }
     case Rpc::kCapture: {
       gateway_v1::CaptureRequest request;
       FillMeta(request.mutable_meta(), job);
-      *request.mutable_event() = BuildSubscriptionEvent(event, job.raw_event);
-      request.set_authorization_reference(authorization_reference.value_or(""));
-      return client_.Capture(request);
+      *request.mutable_event() = BuildSubscriptionEvent(attempt->event, job.raw_event);
+      request.set_authorization_reference(attempt->authorization_reference.value_or(""));
+      client_.Capture(std::move(request), std::move(finish));
+      return;
     }
     case Rpc::kTerminate: {
       gateway_v1::TerminateRequest request;
       FillMeta(request.mutable_meta(), job);
-      *request.mutable_event() = BuildSubscriptionEvent(event, job.raw_event);
-      request.set_authorization_reference(authorization_reference.value_or(""));
-      return client_.Terminate(request);
+      *request.mutable_event() = BuildSubscriptionEvent(attempt->event, job.raw_event);
+      request.set_authorization_reference(attempt->authorization_reference.value_or(""));
+      client_.Terminate(std::move(request), std::move(finish));
+      return;
     }
   }
-  return CallResult{};
 }
 
-AttemptPlan JobExecutor::Execute(const db::ClaimedJob& job,
-                                 const std::optional<std::string>& authorization_reference,
-                                 double jitter) {
-  AttemptPlan plan;
+void JobExecutor::Execute(const db::ClaimedJob& job,
+                          const std::optional<std::string>& authorization_reference, double jitter,
+                          std::function<void(AttemptPlan)> done) {
+  auto attempt = std::make_shared<Attempt>();
+  attempt->job = job;
+  attempt->authorization_reference = authorization_reference;
+  attempt->jitter = jitter;
+  attempt->done = std::move(done);
+  AttemptPlan& plan = attempt->plan;
   db::AttemptRecord& record = plan.record;
   record.job_id = job.id;
   record.fence = job.fence;
@@ -127,7 +147,7 @@ AttemptPlan JobExecutor::Execute(const db::ClaimedJob& job,
     plan.decision.reason = reason;
     plan.transition.kind = db::JobTransition::Kind::kDead;
     plan.transition.error = std::move(reason);
-    return plan;
+    attempt->done(std::move(plan));
   };
 
   const auto topic = core::TopicFromName(job.topic);
@@ -137,33 +157,42 @@ AttemptPlan JobExecutor::Execute(const db::ClaimedJob& job,
     return dead_without_call("stored event does not parse: " + parsed.error().code + ": " +
                              parsed.error().message);
   }
-  const core::CleengEvent& event = parsed.value();
-  const Rpc rpc = RpcForTopic(*topic);
+  attempt->event = std::move(parsed.value());
+  attempt->rpc = RpcForTopic(*topic);
 
   // The summary names ids only: never the token, the email or the raw body.
-  std::string summary = "topic=" + job.topic + " subscription_id=" + job.subscription_id;
-  if (rpc != Rpc::kAuthorize) {
-    summary += " authorization_reference=" + authorization_reference.value_or("");
+  attempt->summary = "topic=" + job.topic + " subscription_id=" + job.subscription_id;
+  if (attempt->rpc != Rpc::kAuthorize) {
+    attempt->summary += " authorization_reference=" + authorization_reference.value_or("");
   }
 
-  CallResult call;
-  bool resolved_by_status = false;
-  if (job.was_in_doubt) {
-    call = client_.GetPaymentStatus(job.idempotency_key);
+  if (!job.was_in_doubt) {
+    Call(attempt);
+    return;
+  }
+  client_.GetPaymentStatus(job.idempotency_key, [this, attempt](CallResult call) {
     if (call.code != grpc::StatusCode::OK || call.found) {
-      resolved_by_status = true;
-      plan.status_lookup = call.code == grpc::StatusCode::OK ? "found" : "failed";
-    } else {
-      plan.status_lookup = "not_found";
+      attempt->plan.status_lookup = call.code == grpc::StatusCode::OK ? "found" : "failed";
+      attempt->summary += " status_lookup=" + attempt->plan.status_lookup;
+      Finish(attempt, call, true);
+      return;
     }
-    summary += " status_lookup=" + plan.status_lookup;
-  }
-  if (!resolved_by_status) call = Call(rpc, job, event, authorization_reference);
-  record.finished_at = std::chrono::system_clock::now();
-  record.rpc = resolved_by_status ? "GetPaymentStatus" : std::string(RpcName(rpc));
-  record.request_summary = std::move(summary);
+    attempt->plan.status_lookup = "not_found";
+    attempt->summary += " status_lookup=not_found";
+    Call(attempt);  // the same key again: nothing happened under it
+  });
+}
 
-  Decision decision = Decide(ToOutcome(call), job.attempt, policy_, jitter);
+void JobExecutor::Finish(const std::shared_ptr<Attempt>& attempt, const CallResult& call,
+                         bool resolved_by_status) {
+  const db::ClaimedJob& job = attempt->job;
+  AttemptPlan& plan = attempt->plan;
+  db::AttemptRecord& record = plan.record;
+  record.finished_at = std::chrono::system_clock::now();
+  record.rpc = resolved_by_status ? "GetPaymentStatus" : std::string(RpcName(attempt->rpc));
+  record.request_summary = attempt->summary;
+
+  Decision decision = Decide(ToOutcome(call), job.attempt, policy_, attempt->jitter);
   // A transient failure leaves an in-doubt job in doubt: its earlier call may still have had an
   // effect, so the next attempt must ask for the status first.
   if (decision.kind == DecisionKind::kRetry && job.was_in_doubt) {
@@ -207,7 +236,7 @@ AttemptPlan JobExecutor::Execute(const db::ClaimedJob& job,
       break;
   }
   plan.decision = std::move(decision);
-  return plan;
+  attempt->done(std::move(plan));
 }
 
 }  // namespace payorch::worker

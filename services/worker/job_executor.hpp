@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -53,12 +55,17 @@ class JobExecutor {
 
   // `authorization_reference`: for Capture and Terminate, the reference of the subscription's
   // approved authorisation (FindAuthorizationReference), if any. `jitter` is a draw in [0, 1).
-  AttemptPlan Execute(const db::ClaimedJob& job,
-                      const std::optional<std::string>& authorization_reference, double jitter);
+  // Starts the attempt and returns at once; `done` receives the plan exactly once, on the calling
+  // thread (no call needed) or on a gRPC thread (after the call or calls). The executor and its
+  // client must outlive every attempt started.
+  void Execute(const db::ClaimedJob& job, const std::optional<std::string>& authorization_reference,
+               double jitter, std::function<void(AttemptPlan)> done);
 
  private:
-  CallResult Call(Rpc rpc, const db::ClaimedJob& job, const core::CleengEvent& event,
-                  const std::optional<std::string>& authorization_reference);
+  struct Attempt;
+  void Call(const std::shared_ptr<Attempt>& attempt);
+  void Finish(const std::shared_ptr<Attempt>& attempt, const CallResult& call,
+              bool resolved_by_status);
 
   AdapterClient& client_;
   std::string adapter_name_;

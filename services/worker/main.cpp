@@ -5,6 +5,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -61,21 +62,28 @@ int main(int argc, char** argv) {
     status_server = std::make_unique<payorch::worker::StatusServer>(
         status_io, listen->first, listen->second, [&registry] { return registry.Render(); });
   } catch (const std::exception& e) {
-    spdlog::error("cannot listen for metrics metrics_listen={} error=\"{}\"", config.metrics_listen,
-                  e.what());
-    return 1;
+    // Not fatal: jobs matter more than their metrics (and several workers on one host with the
+    // default port must still run). The error line is what an operator alerts on.
+    spdlog::error("metrics server disabled: cannot listen metrics_listen={} error=\"{}\"",
+                  config.metrics_listen, e.what());
   }
-  spdlog::info("metrics listening address={}:{}", listen->first, status_server->port());
+  if (status_server) {
+    spdlog::info("metrics listening address={}:{}", listen->first, status_server->port());
+  }
   std::thread status_thread([&] { status_io.run(); });
 
   // The worker threads, all owned here:
   //  - one claim thread: it holds the LISTEN connection and blocks in libpq waiting for NOTIFY
   //    or the poll interval, then claims as many jobs as there are free slots;
-  //  - `concurrency` slot threads: each runs one job at a time with a synchronous gRPC call
-  //    (bounded by the adapter deadline) and its own database connection.
+  //  - kDispatchers dispatcher threads, each with its own database connection (the authorisation
+  //    reference lookup, releases): they start calls asynchronously, so calls in flight (up to
+  //    --concurrency) cost no thread; gRPC's own threads run the completions;
+  //  - one recorder thread with its own connection: records finished attempts in batches.
   std::mutex done_mutex;
   std::condition_variable done_changed;
-  int running = config.concurrency + 1;
+  constexpr int kDispatchers = 2;
+  const int dispatchers = std::min(kDispatchers, config.concurrency);
+  int running = dispatchers + 2;
   auto finished = [&] {
     {
       std::lock_guard lock(done_mutex);
@@ -84,12 +92,16 @@ int main(int argc, char** argv) {
     done_changed.notify_all();
   };
   std::vector<std::thread> threads;
-  threads.reserve(static_cast<std::size_t>(config.concurrency) + 1);
+  threads.reserve(static_cast<std::size_t>(dispatchers) + 2);
+  threads.emplace_back([&] {
+    worker.RunRecorder();
+    finished();
+  });
   threads.emplace_back([&] {
     worker.RunClaimLoop();
     finished();
   });
-  for (int i = 0; i < config.concurrency; ++i) {
+  for (int i = 0; i < dispatchers; ++i) {
     threads.emplace_back([&] {
       worker.RunSlot();
       finished();
@@ -109,7 +121,7 @@ int main(int argc, char** argv) {
     clean = done_changed.wait_for(lock, config.shutdown_timeout + std::chrono::seconds(2),
                                   [&] { return running == 0; });
   }
-  status_server->Stop();
+  if (status_server) status_server->Stop();
   status_work.reset();
   status_thread.join();
   if (!clean) {

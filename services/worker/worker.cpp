@@ -18,6 +18,8 @@ constexpr milliseconds kReconnectMax{5000};
 // How long a slot keeps retrying a failed database step of one job (the authorisation lookup, the
 // attempt record); never past the job's lease, after which another worker rescues it anyway.
 constexpr milliseconds kJobDatabaseRetryBudget{10000};
+// Most attempts recorded in one transaction.
+constexpr std::size_t kRecordBatch = 512;
 // The claim loop wakes at least this often while waiting, to notice Stop.
 constexpr milliseconds kStopCheckInterval{100};
 // How often the claim loop samples the queue lag (one cheap index probe).
@@ -41,6 +43,16 @@ void Worker::Stop() {
   }
   slot_freed_.notify_all();
   jobs_ready_.notify_all();
+  records_ready_.notify_all();
+}
+
+void Worker::EndHolds(int count) {
+  {
+    std::lock_guard lock(mutex_);
+    busy_ -= count;
+  }
+  slot_freed_.notify_all();
+  records_ready_.notify_all();
 }
 
 void Worker::SleepUnlessStopping(milliseconds duration) {
@@ -70,7 +82,6 @@ void Worker::RunClaimLoop() {
         connection = db::Connect(config_.database_url);
         db::PrepareJobQueueStatements(*connection);
         wakeups = std::make_unique<db::JobWakeups>(*connection);
-        reconnect_delay = kReconnectInitial;
         spdlog::info("claim loop connected worker_id={}", config_.worker_id);
       } catch (const db::DatabaseError& e) {
         spdlog::warn("claim loop cannot reach the database retry_in_ms={} error=\"{}\"",
@@ -83,16 +94,16 @@ void Worker::RunClaimLoop() {
     }
 
     if (steady_clock::now() >= next_lag_sample) {
+      next_lag_sample = steady_clock::now() + kQueueLagInterval;
       try {
         metrics_.queue_lag.Set(db::OldestDueJobAgeSeconds(*connection));
+        metrics_.oldest_in_doubt.Set(db::OldestInDoubtJobAgeSeconds(*connection));
       } catch (const db::DatabaseError& e) {
+        // Only a metric: a broken connection shows in the claim below, which reconnects.
         spdlog::warn("queue lag sample failed error=\"{}\"", e.what());
-        drop_connection();
-        continue;
       }
-      next_lag_sample = steady_clock::now() + kQueueLagInterval;
     }
-    metrics_.breaker_state.Set(static_cast<double>(gate_.state()));
+    metrics_.SetBreakerState(static_cast<int>(gate_.state()));
 
     // An adapter whose breaker refuses calls gets no claims: they would only be parked again.
     const milliseconds refusing = gate_.TimeUntilAdmission();
@@ -110,10 +121,14 @@ void Worker::RunClaimLoop() {
     } catch (const db::DatabaseError& e) {
       // A claim whose commit is in doubt may have claimed jobs: their leases expire and any
       // worker rescues them as in doubt, so nothing is lost.
-      spdlog::warn("claim failed error=\"{}\"", e.what());
+      spdlog::warn("claim failed retry_in_ms={} error=\"{}\"", reconnect_delay.count(),
+                   e.what());
       drop_connection();
+      SleepUnlessStopping(reconnect_delay);
+      reconnect_delay = std::min(reconnect_delay * 2, kReconnectMax);
       continue;
     }
+    reconnect_delay = kReconnectInitial;  // the database answers again
     const auto claimed_at = steady_clock::now();
     if (!jobs.empty()) {
       {
@@ -154,12 +169,14 @@ void Worker::RunClaimLoop() {
     claim_loop_done_ = true;
   }
   jobs_ready_.notify_all();
+  records_ready_.notify_all();
   spdlog::info("claim loop stopped worker_id={}", config_.worker_id);
 }
 
 void Worker::RunSlot() {
-  // Each slot has its own connection (libpqxx connections are not shared between threads) and
-  // its own jitter source.
+  // A dispatcher: it does a job's database lookups and starts its call, then takes the next job
+  // (the call goes on without it). Each dispatcher has its own connection (libpqxx connections
+  // are not shared between threads) and its own jitter source.
   std::unique_ptr<pqxx::connection> connection;
   std::mt19937_64 random(std::random_device{}());
   while (true) {
@@ -173,18 +190,63 @@ void Worker::RunSlot() {
       claimed = std::move(queue_.front());
       queue_.pop_front();
     }
+    bool handed_to_recorder = false;
     if (stopping_) {
       // Not started yet: give it back rather than start a call during shutdown.
       Release(claimed, connection, milliseconds(0), "shutdown");
     } else {
-      HandleJob(claimed, connection, random);
+      handed_to_recorder = HandleJob(claimed, connection, random);
     }
-    {
-      std::lock_guard lock(mutex_);
-      --busy_;
-    }
-    slot_freed_.notify_all();
+    if (!handed_to_recorder) EndHolds(1);
   }
+}
+
+void Worker::RunRecorder() {
+  // Its own connection; one transaction per batch, so the commit cost is shared by every attempt
+  // that finished while the previous batch was being written.
+  std::unique_ptr<pqxx::connection> connection;
+  std::vector<PendingRecord> batch;
+  std::vector<db::AttemptToRecord> rows;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      records_ready_.wait(lock, [&] {
+        return !records_.empty() || (claim_loop_done_ && busy_ == 0);
+      });
+      if (records_.empty()) break;
+      batch.clear();
+      while (!records_.empty() && batch.size() < kRecordBatch) {
+        batch.push_back(std::move(records_.front()));
+        records_.pop_front();
+      }
+    }
+    rows.clear();
+    auto record_until = steady_clock::time_point::max();
+    for (const auto& pending : batch) {
+      rows.push_back(db::AttemptToRecord{pending.plan.record, pending.plan.transition});
+      record_until = std::min(record_until, RecordUntil(pending.claimed));
+    }
+    std::vector<bool> recorded;
+    const bool reached = WithDatabase(connection, record_until, "record attempts",
+                                      batch.front().claimed.job.id, [&](pqxx::connection& c) {
+                                        recorded = db::RecordAttempts(c, rows);
+                                      });
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto& pending = batch[i];
+      if (!reached) {
+        const auto& record = pending.plan.record;
+        spdlog::error(
+            "attempt not recorded job_id={} attempt={} adapter={} rpc={} grpc_status={} "
+            "decision={} (the lease will expire and the job be rescued as in doubt)",
+            record.job_id, record.attempt, record.adapter, record.rpc, record.grpc_status,
+            record.decision);
+        continue;
+      }
+      AfterRecord(pending.claimed, pending.plan, recorded[i]);
+    }
+    EndHolds(static_cast<int>(batch.size()));
+  }
+  spdlog::info("recorder stopped worker_id={}", config_.worker_id);
 }
 
 template <typename Operation>
@@ -246,7 +308,7 @@ void Worker::Release(const Claimed& claimed, std::unique_ptr<pqxx::connection>& 
                delay.count());
 }
 
-void Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
+bool Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
                        std::mt19937_64& random) {
   const db::ClaimedJob& job = claimed.job;
   const auto give_up_at = GiveUpAt(claimed);
@@ -262,44 +324,44 @@ void Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>
     if (!found) {
       // No call without the reference it needs; the lease expires and the job is rescued.
       spdlog::error("job abandoned before the call job_id={} attempt={}", job.id, job.attempt);
-      return;
+      return false;
     }
   }
 
   // The adapter's limits: wait for an in-flight slot; a refusing breaker parks the job unattempted.
   const auto admission = gate_.Acquire();
-  metrics_.breaker_state.Set(static_cast<double>(gate_.state()));
+  metrics_.SetBreakerState(static_cast<int>(gate_.state()));
   if (!admission.allowed) {
     Release(claimed, connection, admission.retry_after, "breaker_open");
-    return;
+    return false;
   }
   metrics_.in_flight.Add(1);
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
-  const AttemptPlan plan = executor_.Execute(job, authorization_reference, jitter(random));
-  metrics_.in_flight.Add(-1);
-  // A job that made no call (dead before it) tells the breaker nothing.
-  if (plan.called) {
-    gate_.Release(plan.last_code);
-  } else {
-    gate_.ReleaseWithoutCall();
-  }
-  metrics_.breaker_state.Set(static_cast<double>(gate_.state()));
-  if (plan.status_lookup == "found") metrics_.in_doubt_found.Increment();
-  if (plan.status_lookup == "not_found") metrics_.in_doubt_not_found.Increment();
-  if (plan.status_lookup == "failed") metrics_.in_doubt_failed.Increment();
+  // The call runs without this thread: its end (on a gRPC thread) tells the gate and hands the
+  // attempt to the recorder, which ends the job's hold.
+  executor_.Execute(job, authorization_reference, jitter(random), [this, claimed](AttemptPlan plan) {
+    metrics_.in_flight.Add(-1);
+    if (plan.called) {
+      gate_.Release(plan.last_code);
+    } else {
+      gate_.ReleaseWithoutCall();  // a job dead before any call tells the breaker nothing
+    }
+    metrics_.SetBreakerState(static_cast<int>(gate_.state()));
+    if (plan.status_lookup == "found") metrics_.in_doubt_found.Increment();
+    if (plan.status_lookup == "not_found") metrics_.in_doubt_not_found.Increment();
+    if (plan.status_lookup == "failed") metrics_.in_doubt_failed.Increment();
+    // Notified under the lock: once it is released this callback no longer touches the worker,
+    // which may then finish and be destroyed.
+    std::lock_guard lock(mutex_);
+    records_.push_back(PendingRecord{claimed, std::move(plan)});
+    records_ready_.notify_one();
+  });
+  return true;
+}
 
-  bool recorded = false;
-  const bool reached = WithDatabase(
-      connection, RecordUntil(claimed), "record attempt", job.id,
-      [&](pqxx::connection& c) { recorded = db::RecordAttempt(c, plan.record, plan.transition); });
+void Worker::AfterRecord(const Claimed& claimed, const AttemptPlan& plan, bool recorded) {
+  const db::ClaimedJob& job = claimed.job;
   const auto& record = plan.record;
-  if (!reached) {
-    spdlog::error(
-        "attempt not recorded job_id={} attempt={} adapter={} rpc={} grpc_status={} decision={} "
-        "(the lease will expire and the job be rescued as in doubt)",
-        job.id, job.attempt, record.adapter, record.rpc, record.grpc_status, record.decision);
-    return;
-  }
   if (!recorded) {
     metrics_.lease_lost.Increment();
     spdlog::warn(
