@@ -90,7 +90,8 @@ SET state = 'running',
     updated_at = now()
 FROM due
 WHERE j.id = due.id
-RETURNING j.id, j.fence, j.attempts, due.previous_state, j.idempotency_key, j.broadcaster_id,
+RETURNING j.id, j.fence, j.attempts, j.attempts - j.attempts_at_replay AS budget_attempt,
+          due.previous_state, j.idempotency_key, j.broadcaster_id,
           j.topic, j.subscription_id, j.payment_gateway, j.payment_method_id, j.raw_event,
           extract(epoch FROM j.run_after) AS run_after_epoch
 )sql";
@@ -254,6 +255,7 @@ std::vector<ClaimedJob> ClaimDueJobs(pqxx::connection& connection, const std::st
       job.id = row["id"].as<std::int64_t>();
       job.fence = row["fence"].as<std::int64_t>();
       job.attempt = row["attempts"].as<int>();
+      job.budget_attempt = row["budget_attempt"].as<int>();
       const auto previous_state = row["previous_state"].as<std::string>();
       job.lease_expired = previous_state == "running";
       job.was_in_doubt = previous_state == "in_doubt" || job.lease_expired;

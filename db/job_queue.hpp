@@ -23,6 +23,10 @@ struct ClaimedJob {
   std::int64_t fence = 0;
   // 1 for the first claim; counts every claim, including claims whose worker vanished.
   int attempt = 0;
+  // Attempts since the last operator replay (equal to `attempt` for a job never replayed): what
+  // the retry policy counts against its maximum, so a replayed job gets a fresh budget while
+  // its attempt numbers, and history, go on.
+  int budget_attempt = 0;
   // The state before this claim. True when the previous call's result is unknown: the job was
   // in_doubt, or it was running and its lease expired (its worker died or hung). Such a job must be
   // resolved with GetPaymentStatus before any new call, with the same idempotency key.

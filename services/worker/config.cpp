@@ -86,6 +86,9 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn or error")
       ->envname("PAYORCH_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--log-format", config.log_format, "text (logfmt) or json (one object a line)")
+      ->envname("PAYORCH_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
 
   app.add_option("--adapter-max-in-flight", config.adapter_max_in_flight,
                  "Most calls in flight to the adapter (0: --concurrency)")

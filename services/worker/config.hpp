@@ -25,6 +25,7 @@ struct WorkerConfig {
   int claim_batch = 16;
   std::string worker_id;  // hostname:pid unless set
   std::string log_level = "info";
+  std::string log_format = "text";  // text or json (core::LogFormatFromName)
   // Per-adapter limits: calls in flight at once (0 at parse time means `concurrency`), breaker.
   int adapter_max_in_flight = 0;
   BreakerPolicy breaker;

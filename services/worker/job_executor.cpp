@@ -192,7 +192,7 @@ void JobExecutor::Finish(const std::shared_ptr<Attempt>& attempt, const CallResu
   record.rpc = resolved_by_status ? "GetPaymentStatus" : std::string(RpcName(attempt->rpc));
   record.request_summary = attempt->summary;
 
-  Decision decision = Decide(ToOutcome(call), job.attempt, policy_, attempt->jitter);
+  Decision decision = Decide(ToOutcome(call), job.budget_attempt, policy_, attempt->jitter);
   // A transient failure leaves an in-doubt job in doubt: its earlier call may still have had an
   // effect, so the next attempt must ask for the status first.
   if (decision.kind == DecisionKind::kRetry && job.was_in_doubt) {

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
               << " metrics_listen=" << config.metrics_listen << ")\n";
     return 0;
   }
-  if (!payorch::core::InitLogging("worker", config.log_level)) return 2;
+  if (!payorch::core::InitLogging("worker", config.log_level,
+                                  *payorch::core::LogFormatFromName(config.log_format))) return 2;
 
   // SIGTERM and SIGINT are blocked in every thread (threads inherit the mask) and taken by
   // sigwait below, so shutdown runs as ordinary code on the main thread, not in a handler.

@@ -47,7 +47,8 @@ class WebhookToOutcome : public ::testing::Test {
         {"--database-url", database_->url(), "--adapter-address",
          "127.0.0.1:" + std::to_string(sandbox_port_), "--adapter-deadline-ms", "400",
          "--max-attempts", std::to_string(kMaxAttempts), "--backoff-base-ms", "50",
-         "--backoff-max-ms", "200", "--poll-interval-ms", "100", "--lease-ms", "5000"});
+         "--backoff-max-ms", "200", "--poll-interval-ms", "100", "--lease-ms", "5000",
+         "--metrics-listen", "127.0.0.1:0", "--log-format", "json"});
     ingress_ = new Process("payorch-ingress", {"--database-url", database_->url(), "--listen",
                                                "127.0.0.1:" + std::to_string(http_port_)});
     ASSERT_TRUE(WaitForTcpPort(http_port_, kStartTimeout)) << ingress_->Output();

@@ -563,8 +563,10 @@ TEST(AdminReplayWithWorker, AReplayedDeadJobIsFinishedByARunningWorker) {
                   "--max-attempts", "2", "--backoff-base-ms", "50", "--backoff-max-ms", "200",
                   "--poll-interval-ms", "100", "--lease-ms", "5000"});
 
-  // The sandbox answers UNAVAILABLE to the first two calls with this key, then approves: with
-  // --max-attempts 2 the job dies, and the third call (after the replay) succeeds.
+  // The sandbox answers UNAVAILABLE to the first three calls with this key, then approves: with
+  // --max-attempts 2 the job dies after two; the replay gives it a fresh budget of two, so the
+  // third call fails again and is retried (it would be dead at once without the fresh budget),
+  // and the fourth succeeds.
   json::object data{{"subscriptionId", "admin-replay-1"},
                     {"offerId", "S1_US"},
                     {"customerId", 1},
@@ -573,7 +575,7 @@ TEST(AdminReplayWithWorker, AReplayedDeadJobIsFinishedByARunningWorker) {
                     {"currency", "USD"},
                     {"paymentCountry", "BY"},
                     {"paymentMethodId", 3},
-                    {"token", "unavailable:2"},
+                    {"token", "unavailable:3"},
                     {"dunningAttemptDate", "2026-11-29T10:00:00Z"}};
   const std::string body = json::serialize(
       json::object{{"broadcasterId", 7}, {"topic", kAuthorisation}, {"data", data}});
@@ -618,9 +620,9 @@ TEST(AdminReplayWithWorker, AReplayedDeadJobIsFinishedByARunningWorker) {
       id);
   EXPECT_EQ(row[0].as<std::string>(), "approved");
   EXPECT_EQ(row[1].as<std::string>(), identity.idempotency_key);
-  EXPECT_EQ(row[2].as<int>(), 3);
+  EXPECT_EQ(row[2].as<int>(), 4);
   EXPECT_EQ(row[3].as<int>(), 2);
-  EXPECT_EQ(row[4].as<std::string>(), "1:retry,2:dead,3:succeeded");
+  EXPECT_EQ(row[4].as<std::string>(), "1:retry,2:dead,3:retry,4:succeeded");
 }
 
 }  // namespace
