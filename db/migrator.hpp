@@ -29,7 +29,8 @@ class Migrator {
   std::vector<std::string> Migrate();
   // Every known migration with whether it is applied. Throws DatabaseError on a changed file.
   std::vector<MigrationStatus> Status();
-  // True when every known migration is applied and none changed (for readiness checks).
+  // True when every migration this binary knows is applied and unchanged (for readiness checks;
+  // migrations applied by a newer version do not make an older binary unready).
   bool IsCurrent();
 
  private:
