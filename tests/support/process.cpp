@@ -23,6 +23,7 @@ namespace payorch::testing {
 namespace {
 
 std::string BinaryPath(const std::string& binary) {
+  if (!binary.empty() && binary.front() == '/') return binary;
   const char* dir = std::getenv("PAYORCH_BIN_DIR");
 #ifdef PAYORCH_BIN_DIR
   if (dir == nullptr) dir = PAYORCH_BIN_DIR;
@@ -31,8 +32,9 @@ std::string BinaryPath(const std::string& binary) {
   return std::string(dir) + "/" + binary;
 }
 
-std::string NewLogPath(const std::string& binary) {
+std::string NewLogPath(std::string binary) {
   static std::atomic<int> counter{0};
+  if (const auto slash = binary.rfind('/'); slash != std::string::npos) binary.erase(0, slash + 1);
   const char* tmp = std::getenv("TMPDIR");
   return std::string(tmp != nullptr ? tmp : "/tmp") + "/payorch-test-" + binary + "-" +
          std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
@@ -163,6 +165,11 @@ CommandResult RunCommand(const std::string& binary, const std::vector<std::strin
   ::unlink(out_path.c_str());
   ::unlink(err_path.c_str());
   return result;
+}
+
+std::string SourceDir() {
+  if (const char* dir = std::getenv("PAYORCH_SOURCE_DIR"); dir != nullptr) return dir;
+  return PAYORCH_SOURCE_DIR;
 }
 
 int FreeTcpPort() {

@@ -10,8 +10,9 @@
 
 namespace payorch::testing {
 
-// A real child process running one of payorch's binaries (from PAYORCH_BIN_DIR), with stdout and
-// stderr captured to a log file. The destructor kills it (SIGKILL) if it still runs, so a failing
+// A real child process running one of payorch's binaries (a bare name is looked up in
+// PAYORCH_BIN_DIR) or any program named by an absolute path (/usr/bin/python3 for the Python
+// example adapter), with stdout and stderr captured to a log file. The destructor kills it (SIGKILL) if it still runs, so a failing
 // test never leaves processes behind.
 class Process {
  public:
@@ -46,6 +47,10 @@ struct CommandResult {
 CommandResult RunCommand(const std::string& binary, const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& extra_env = {},
                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// The repository's root (PAYORCH_SOURCE_DIR in the environment, else where CMake configured it),
+// for tests that run files from the tree such as gateways/examples/python/server.py.
+std::string SourceDir();
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0 and release).
 int FreeTcpPort();

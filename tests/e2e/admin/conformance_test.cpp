@@ -169,61 +169,11 @@ class BrokenServer {
 
 // --- the Python example as a child process ----------------------------------------------------
 
-std::string SourceDir() {
-  if (const char* dir = std::getenv("PAYORCH_SOURCE_DIR"); dir != nullptr) return dir;
-  const std::string file = __FILE__;
-  const std::string suffix = "/tests/e2e/admin/conformance_test.cpp";
-  if (file.size() > suffix.size() &&
-      file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    return file.substr(0, file.size() - suffix.size());
-  }
-  throw std::runtime_error("set PAYORCH_SOURCE_DIR to the repository root");
+// /usr/bin/python3 gateways/examples/python/server.py --listen 127.0.0.1:PORT, as a child process.
+Process StartPythonAdapter(int port) {
+  return Process(kPython, {SourceDir() + "/gateways/examples/python/server.py", "--listen",
+                           "127.0.0.1:" + std::to_string(port)});
 }
-
-// /usr/bin/python3 gateways/examples/python/server.py ARGS, output to a log file; SIGKILLed by
-// the destructor if still running (tests/support's Process runs only payorch binaries).
-class PythonAdapter {
- public:
-  explicit PythonAdapter(int port) {
-    static std::atomic<int> counter{0};
-    const char* tmp = std::getenv("TMPDIR");
-    log_path_ = std::string(tmp != nullptr ? tmp : "/tmp") + "/payorch-test-conformance-py-" +
-                std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
-    std::vector<std::string> storage{kPython, SourceDir() + "/gateways/examples/python/server.py",
-                                     "--listen", "127.0.0.1:" + std::to_string(port)};
-    std::vector<char*> argv;
-    for (auto& arg : storage) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    const int rc = posix_spawn(&pid_, kPython, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error(std::string("cannot start python: ") + std::strerror(rc));
-  }
-  ~PythonAdapter() {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    ::unlink(log_path_.c_str());
-  }
-  PythonAdapter(const PythonAdapter&) = delete;
-  PythonAdapter& operator=(const PythonAdapter&) = delete;
-
-  std::string Output() const {
-    std::ifstream in(log_path_);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string log_path_;
-};
 
 // --- tests ------------------------------------------------------------------------------------
 
@@ -265,7 +215,7 @@ TEST(AdapterConformance, TheSandboxPassesEveryCheck) {
 
 TEST(AdapterConformance, ThePythonExamplePassesEveryCheck) {
   const int port = FreeTcpPort();
-  PythonAdapter adapter(port);
+  Process adapter = StartPythonAdapter(port);
   ASSERT_TRUE(WaitForTcpPort(port, kStartTimeout)) << adapter.Output();
   const auto run = Check("127.0.0.1:" + std::to_string(port));
   EXPECT_EQ(run.exit_code, 0) << run.output << adapter.Output();

@@ -49,101 +49,28 @@ constexpr const char* kApproveToken = "tok_pyex_secret_91c2";
 // not).
 constexpr const char* kPython = "/usr/bin/python3";
 
-// The repository root: PAYORCH_SOURCE_DIR, or derived from this file's path (CMake compiles
-// sources by absolute path).
-std::string SourceDir() {
-  if (const char* dir = std::getenv("PAYORCH_SOURCE_DIR"); dir != nullptr) return dir;
-  const std::string file = __FILE__;
-  const std::string suffix = "/tests/e2e/examples/python_adapter_test.cpp";
-  if (file.size() > suffix.size() &&
-      file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    return file.substr(0, file.size() - suffix.size());
-  }
-  throw std::runtime_error("set PAYORCH_SOURCE_DIR to the repository root");
-}
-
 std::string AdapterScript() {
   return SourceDir() + "/gateways/examples/python/server.py";
 }
 
-// The adapter as a child process: tests/support's Process only starts binaries from
-// PAYORCH_BIN_DIR, and this one is a script run by /usr/bin/python3. Output goes to a log file;
-// the destructor SIGKILLs a process that still runs.
-class ScriptProcess {
- public:
-  explicit ScriptProcess(const std::vector<std::string>& args) {
-    static std::atomic<int> counter{0};
-    const char* tmp = std::getenv("TMPDIR");
-    log_path_ = std::string(tmp != nullptr ? tmp : "/tmp") + "/payorch-test-python-adapter-" +
-                std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
-    std::vector<std::string> storage{kPython, AdapterScript()};
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : storage) argv.push_back(arg.data());
-    argv.push_back(nullptr);
+// The adapter as a child process: Debian's python3 running the example's server.py.
+Process* StartAdapter(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{AdapterScript()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return new Process(kPython, argv);
+}
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    const int rc = posix_spawn(&pid_, kPython, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error(std::string("cannot start python: ") + std::strerror(rc));
+// How many lines of `log` contain every one of `parts`.
+int CountLines(const std::string& log, const std::vector<std::string>& parts) {
+  std::istringstream lines(log);
+  int count = 0;
+  for (std::string line; std::getline(lines, line);) {
+    bool all = true;
+    for (const auto& part : parts) all = all && line.find(part) != std::string::npos;
+    count += all ? 1 : 0;
   }
-
-  ~ScriptProcess() {
-    if (Running()) {
-      ::kill(pid_, SIGKILL);
-      Wait(10s);
-    }
-    ::unlink(log_path_.c_str());
-  }
-  ScriptProcess(const ScriptProcess&) = delete;
-  ScriptProcess& operator=(const ScriptProcess&) = delete;
-
-  bool Running() {
-    if (exit_code_) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return false;
-  }
-
-  void Signal(int signal_number) {
-    if (Running()) ::kill(pid_, signal_number);
-  }
-
-  std::optional<int> Wait(std::chrono::milliseconds timeout) {
-    if (!Eventually([this] { return !Running(); }, timeout)) return std::nullopt;
-    return exit_code_;
-  }
-
-  std::string Output() const {
-    std::ifstream in(log_path_);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-  }
-
-  // How many log lines contain every one of `parts`.
-  int CountLines(const std::vector<std::string>& parts) const {
-    std::istringstream lines(Output());
-    int count = 0;
-    for (std::string line; std::getline(lines, line);) {
-      bool all = true;
-      for (const auto& part : parts) all = all && line.find(part) != std::string::npos;
-      count += all ? 1 : 0;
-    }
-    return count;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::optional<int> exit_code_;
-  std::string log_path_;
-};
+  return count;
+}
 
 // One system for the whole suite; every test uses its own subscription ids or keys.
 class PythonAdapter : public ::testing::Test {
@@ -154,7 +81,7 @@ class PythonAdapter : public ::testing::Test {
     http_port_ = FreeTcpPort();
     const int metrics_port = FreeTcpPort();
     // No --stubs-dir: the adapter generates its stubs at start, as a user running it would.
-    adapter_ = new ScriptProcess({"--listen", "127.0.0.1:" + std::to_string(adapter_port_)});
+    adapter_ = StartAdapter({"--listen", "127.0.0.1:" + std::to_string(adapter_port_)});
     ASSERT_TRUE(WaitForTcpPort(adapter_port_, kStartTimeout)) << adapter_->Output();
     worker_ = new Process(
         "payorch-worker",
@@ -293,7 +220,7 @@ class PythonAdapter : public ::testing::Test {
 
   // How many effects the adapter logged for `key` (one `msg=effect` line each).
   static int LoggedEffects(const std::string& key) {
-    return adapter_->CountLines({"msg=effect", " key=" + key + " "});
+    return CountLines(adapter_->Output(), {"msg=effect", " key=" + key + " "});
   }
 
   static grpc::Status Authorize(const std::string& key, const std::string& token,
@@ -348,7 +275,7 @@ class PythonAdapter : public ::testing::Test {
   }
 
   static inline TestDatabase* database_ = nullptr;
-  static inline ScriptProcess* adapter_ = nullptr;
+  static inline Process* adapter_ = nullptr;
   static inline Process* worker_ = nullptr;
   static inline Process* ingress_ = nullptr;
   static inline std::shared_ptr<grpc::Channel>* channel_ = nullptr;
@@ -397,7 +324,7 @@ TEST_F(PythonAdapter, UnavailableTwiceSucceedsOnTheThirdAttemptWithOneEffect) {
   EXPECT_EQ(AttemptDecisions(id), (std::vector<std::string>{"retry", "retry", "succeeded"}));
   // All three calls carried the job's one key; only the last caused an effect.
   EXPECT_EQ(
-      adapter_->CountLines({"msg=call", "rpc=Authorize", " key=" + job.idempotency_key + " "}), 3);
+      CountLines(adapter_->Output(), {"msg=call", "rpc=Authorize", " key=" + job.idempotency_key + " "}), 3);
   EXPECT_EQ(LoggedEffects(job.idempotency_key), 1);
 }
 
@@ -444,12 +371,17 @@ TEST_F(PythonAdapter, ServesTheStandardHealthService) {
 }
 
 TEST(PythonAdapterConfig, CheckConfigAcceptsGoodSettingsAndBadOnesExitTwo) {
-  ScriptProcess good({"--check-config", "--listen", "127.0.0.1:50061"});
-  EXPECT_EQ(good.Wait(kExitTimeout), std::optional<int>(0)) << good.Output();
-  ScriptProcess bad_listen({"--check-config", "--listen", "no-port"});
-  EXPECT_EQ(bad_listen.Wait(kExitTimeout), std::optional<int>(2)) << bad_listen.Output();
-  ScriptProcess bad_state({"--check-config", "--state-file", "/nonexistent-dir/state.jsonl"});
-  EXPECT_EQ(bad_state.Wait(kExitTimeout), std::optional<int>(2)) << bad_state.Output();
+  auto run = [](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{AdapterScript()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(kPython, argv, {}, kExitTimeout);
+  };
+  const auto good = run({"--check-config", "--listen", "127.0.0.1:50061"});
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  const auto bad_listen = run({"--check-config", "--listen", "no-port"});
+  EXPECT_EQ(bad_listen.exit_code, 2) << bad_listen.output;
+  const auto bad_state = run({"--check-config", "--state-file", "/nonexistent-dir/state.jsonl"});
+  EXPECT_EQ(bad_state.exit_code, 2) << bad_state.output;
 }
 
 }  // namespace
