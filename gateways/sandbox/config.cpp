@@ -38,6 +38,10 @@ std::optional<std::string> ValidateConfig(const SandboxConfig& config) {
     return "--log-level must be one of trace, debug, info, warn, error, off; got \"" +
            config.log_level + "\"";
   }
+  if (!config.metrics_listen.empty() && !ListenPort(config.metrics_listen)) {
+    return "--metrics-listen must be host:port (or empty to turn it off), got \"" +
+           config.metrics_listen + "\"";
+  }
   if (!core::LogFormatFromName(config.log_format)) {
     return "--log-format must be text or json; got \"" + config.log_format + "\"";
   }

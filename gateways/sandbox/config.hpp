@@ -12,6 +12,8 @@ struct SandboxConfig {
   std::string log_level = "info";          // --log-level, PAYORCH_LOG_LEVEL
   std::string log_format = "text";         // --log-format, PAYORCH_LOG_FORMAT
   std::string state_file;                  // --state-file, PAYORCH_SANDBOX_STATE_FILE
+  // /metrics and /healthz over HTTP; empty turns them off.
+  std::string metrics_listen;  // --metrics-listen, PAYORCH_SANDBOX_METRICS_LISTEN (e.g. 0.0.0.0:9465)
 };
 
 // Pure: why `config` is unusable, or nullopt when it is fine. Listen addresses are host:port

@@ -8,16 +8,21 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
 
 #include "gateways/sandbox/config.hpp"
 #include "gateways/sandbox/sandbox_server.hpp"
 #include "services/core/logging.hpp"
+#include "services/core/metrics.hpp"
+#include "services/core/status_server.hpp"
 
 namespace {
 
 using payorch::gateways::sandbox::SandboxConfig;
 using payorch::gateways::sandbox::SandboxServer;
+using payorch::gateways::sandbox::ListenPort;
 
 constexpr int kExitBadUsage = 2;
 // How long calls in flight get to finish at SIGTERM before they are cancelled.
@@ -37,6 +42,9 @@ int main(int argc, char** argv) {
   bool check_config = false;
   app.add_flag("--check-config", check_config,
                "validate the configuration (flags and environment) and exit without serving");
+  app.add_option("--metrics-listen", config.metrics_listen,
+                 "host:port for GET /metrics and /healthz over HTTP (empty: off)")
+      ->envname("PAYORCH_SANDBOX_METRICS_LISTEN");
   app.add_option("--state-file", config.state_file,
                  "append-only file of applied effects, reloaded at start (empty: memory only)")
       ->envname("PAYORCH_SANDBOX_STATE_FILE");
@@ -81,6 +89,42 @@ int main(int argc, char** argv) {
   spdlog::info("msg=\"sandbox listening\" listen={} port={} state_file={}", config.listen,
                server->port(), config.state_file.empty() ? "none" : config.state_file);
 
+  // Metrics are read from the key store at scrape time: nothing on the call path changes.
+  payorch::core::Registry registry;
+  auto& keys = registry.GetGauge("payorch_sandbox_keys", "Idempotency keys the sandbox has seen.");
+  auto& effects = registry.GetGauge("payorch_sandbox_effects",
+                                    "Effects (charges, authorisations, releases) applied.");
+  auto& calls = registry.GetGauge("payorch_sandbox_calls",
+                                  "Authorize, Capture and Terminate calls since start.");
+  auto render_metrics = [&] {
+    payorch::gateways::sandbox::EffectTotals totals;
+    (void)server->store().List(0, totals);
+    keys.Set(static_cast<double>(totals.keys));
+    effects.Set(static_cast<double>(totals.effects));
+    calls.Set(static_cast<double>(totals.calls));
+    return registry.Render();
+  };
+  // A thread of its own for /metrics and /healthz, so they answer while gRPC threads are busy.
+  boost::asio::io_context status_io(1);
+  auto status_work = boost::asio::make_work_guard(status_io);
+  std::unique_ptr<payorch::core::StatusServer> status_server;
+  if (!config.metrics_listen.empty()) {
+    const auto colon = config.metrics_listen.rfind(':');
+    std::string host = config.metrics_listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    try {
+      status_server = std::make_unique<payorch::core::StatusServer>(
+          status_io, host,
+          static_cast<unsigned short>(*ListenPort(config.metrics_listen)), render_metrics);
+      spdlog::info("msg=\"sandbox metrics listening\" address={}:{}", host, status_server->port());
+    } catch (const std::exception& error) {
+      // Not fatal: the adapter matters more than its metrics.
+      spdlog::error("msg=\"sandbox metrics disabled\" metrics_listen={} error=\"{}\"",
+                    config.metrics_listen, error.what());
+    }
+  }
+  std::thread status_thread([&] { status_io.run(); });
+
   // The one extra thread: turns SIGTERM/SIGINT into a graceful shutdown (no work in a handler).
   std::thread signal_thread([&] {
     int received = 0;
@@ -91,6 +135,10 @@ int main(int argc, char** argv) {
 
   server->Wait();
   signal_thread.join();
+  if (status_server) status_server->Stop();
+  status_work.reset();
+  status_io.stop();
+  status_thread.join();
   server.reset();
   spdlog::info("msg=\"sandbox stopped\"");
   return EXIT_SUCCESS;

@@ -15,7 +15,7 @@
 #include "services/core/logging.hpp"
 #include "services/core/metrics.hpp"
 #include "services/worker/config.hpp"
-#include "services/worker/status_server.hpp"
+#include "services/core/status_server.hpp"
 #include "services/worker/worker.hpp"
 
 int main(int argc, char** argv) {
@@ -57,10 +57,10 @@ int main(int argc, char** argv) {
   // answer even while every slot is blocked in a call.
   boost::asio::io_context status_io(1);
   auto status_work = boost::asio::make_work_guard(status_io);
-  std::unique_ptr<payorch::worker::StatusServer> status_server;
+  std::unique_ptr<payorch::core::StatusServer> status_server;
   const auto listen = payorch::worker::ParseListen(config.metrics_listen);
   try {
-    status_server = std::make_unique<payorch::worker::StatusServer>(
+    status_server = std::make_unique<payorch::core::StatusServer>(
         status_io, listen->first, listen->second, [&registry] { return registry.Render(); });
   } catch (const std::exception& e) {
     // Not fatal: jobs matter more than their metrics (and several workers on one host with the

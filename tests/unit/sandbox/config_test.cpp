@@ -39,6 +39,12 @@ TEST(SandboxConfigTest, BadSettingsAreNamed) {
   ASSERT_TRUE(level_problem.has_value());
   EXPECT_NE(level_problem->find("--log-level"), std::string::npos);
 
+  SandboxConfig bad_metrics;
+  bad_metrics.metrics_listen = "9465";
+  const auto metrics_problem = ValidateConfig(bad_metrics);
+  ASSERT_TRUE(metrics_problem.has_value());
+  EXPECT_NE(metrics_problem->find("--metrics-listen"), std::string::npos);
+
   SandboxConfig bad_format;
   bad_format.log_format = "xml";
   const auto format_problem = ValidateConfig(bad_format);

@@ -1,4 +1,4 @@
-#include "services/worker/status_server.hpp"
+#include "services/core/status_server.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -7,7 +7,7 @@
 #include <chrono>
 #include <memory>
 
-namespace payorch::worker {
+namespace payorch::core {
 namespace {
 
 namespace beast = boost::beast;
@@ -105,4 +105,4 @@ void StatusServer::Stop() {
   });
 }
 
-}  // namespace payorch::worker
+}  // namespace payorch::core

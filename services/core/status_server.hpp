@@ -5,13 +5,13 @@
 #include <functional>
 #include <string>
 
-namespace payorch::worker {
+namespace payorch::core {
 
 // A small HTTP/1.1 server for operators: GET /metrics (Prometheus text from `render_metrics`) and
 // GET /healthz (200 "ok" while the process runs); anything else 404. One request per connection,
 // every read bounded by a timeout and the request size by a limit. It runs on the io_context the
 // caller owns (and runs on a thread of its own); Stop closes the acceptor.
-// Could move to services/core: it knows nothing about the worker.
+// Used by the worker and the sandbox; it knows nothing about either.
 class StatusServer {
  public:
   StatusServer(boost::asio::io_context& io, const std::string& host, unsigned short port,
@@ -30,4 +30,4 @@ class StatusServer {
   unsigned short port_ = 0;
 };
 
-}  // namespace payorch::worker
+}  // namespace payorch::core
