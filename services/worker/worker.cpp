@@ -136,8 +136,8 @@ void Worker::RunClaimLoop() {
         for (auto& job : jobs) {
           if (job.lease_expired) {
             metrics_.rescues.Increment();
-            spdlog::warn("rescued job with expired lease job_id={} attempt={}", job.id,
-                         job.attempt);
+            spdlog::warn("rescued job with expired lease job_id={} attempt={} adapter={}", job.id,
+                         job.attempt, config_.adapter_name);
           }
           queue_.push_back(Claimed{std::move(job), claimed_at + config_.lease});
           ++busy_;
@@ -298,14 +298,15 @@ void Worker::Release(const Claimed& claimed, std::unique_ptr<pqxx::connection>& 
                                     });
   if (!reached || !released) {
     // Either way nothing is lost: the lease expires and the job is rescued (as in doubt).
-    spdlog::warn("claim not released job_id={} attempt={} reason={} lease_lost={}", job.id,
-                 job.attempt, reason, reached && !released);
+    spdlog::warn("claim not released job_id={} attempt={} adapter={} reason={} lease_lost={}",
+                 job.id, job.attempt, config_.adapter_name, reason, reached && !released);
     return;
   }
   (std::string_view(reason) == "shutdown" ? metrics_.parked_shutdown : metrics_.parked_breaker)
       .Increment();
-  spdlog::info("job parked without an attempt job_id={} reason={} retry_in_ms={}", job.id, reason,
-               delay.count());
+  spdlog::info("job parked without an attempt job_id={} attempt={} adapter={} reason={} "
+               "retry_in_ms={}",
+               job.id, job.attempt, config_.adapter_name, reason, delay.count());
 }
 
 bool Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
@@ -323,7 +324,8 @@ bool Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>
         });
     if (!found) {
       // No call without the reference it needs; the lease expires and the job is rescued.
-      spdlog::error("job abandoned before the call job_id={} attempt={}", job.id, job.attempt);
+      spdlog::error("job abandoned before the call job_id={} attempt={} adapter={}", job.id,
+                    job.attempt, config_.adapter_name);
       return false;
     }
   }
