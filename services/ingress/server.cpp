@@ -10,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -129,6 +130,11 @@ void Server::Shutdown() {
 
 asio::awaitable<bool> Server::Drained(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Shutdown posts the acceptor's close; the caller may stop the io_context as soon as this
+  // returns, so close it here too (idempotent) rather than leave a listening socket behind.
+  co_await asio::post(acceptor_.get_executor(), asio::use_awaitable);
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (ActiveSessions() > 0 && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(std::chrono::milliseconds(20));

@@ -1,5 +1,8 @@
 #include "tests/support/http_client.hpp"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -22,6 +25,11 @@ HttpResponse HttpRequest(int port, const std::string& method, const std::string&
   stream.expires_after(std::chrono::seconds(10));
   stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
                                static_cast<unsigned short>(port)));
+  // expires_after bounds asynchronous operations only; these are blocking, so bound the socket
+  // itself: a peer that never answers makes the read fail instead of hanging the test.
+  const timeval timeout{10, 0};
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
 
   http::request<http::string_body> request(http::string_to_verb(method), target, 11);
   request.set(http::field::host, "127.0.0.1");
