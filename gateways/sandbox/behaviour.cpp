@@ -1,11 +1,21 @@
 #include "gateways/sandbox/behaviour.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <optional>
 
 namespace payorch::gateways::sandbox {
 namespace {
+
+// gRPC's status codes by number (grpc::StatusCode; the sandbox's logic is transport-free).
+constexpr int kMaxStatusCode = 16;
+constexpr std::array<std::string_view, kMaxStatusCode + 1> kStatusCodeNames = {
+    "OK",           "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED", "NOT_FOUND",     "ALREADY_EXISTS",    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",    "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",       "DATA_LOSS",
+    "UNAUTHENTICATED"};
 
 // Plain decimal digits only (no sign, no spaces), within [0, max].
 std::optional<long long> ParseBoundedCount(std::string_view text, long long max) {
@@ -37,32 +47,71 @@ std::optional<std::string_view> Argument(std::string_view token, std::string_vie
 
 }  // namespace
 
-Behaviour ParseBehaviour(std::string_view token) {
+std::optional<Behaviour> ParseScriptedBehaviour(std::string_view token) {
   Behaviour behaviour;
-  if (token == "decline") {
+  if (token == "approve") {
+    return behaviour;
+  } else if (token == "decline") {
     behaviour.kind = Behaviour::Kind::kDecline;
     behaviour.decline_code = std::string(kDefaultDeclineCode);
   } else if (token == "lost") {
     behaviour.kind = Behaviour::Kind::kLost;
   } else if (token == "invalid") {
     behaviour.kind = Behaviour::Kind::kInvalid;
+  } else if (token == "crash-after-effect") {
+    behaviour.kind = Behaviour::Kind::kCrashAfterEffect;
   } else if (const auto code = Argument(token, "decline")) {
-    if (IsValidDeclineCode(*code)) {
-      behaviour.kind = Behaviour::Kind::kDecline;
-      behaviour.decline_code = std::string(*code);
-    }
+    if (!IsValidDeclineCode(*code)) return std::nullopt;
+    behaviour.kind = Behaviour::Kind::kDecline;
+    behaviour.decline_code = std::string(*code);
   } else if (const auto count = Argument(token, "unavailable")) {
-    if (const auto n = ParseBoundedCount(*count, kMaxUnavailableCalls)) {
-      behaviour.kind = Behaviour::Kind::kUnavailable;
+    const auto n = ParseBoundedCount(*count, kMaxUnavailableCalls);
+    if (!n) return std::nullopt;
+    behaviour.kind = Behaviour::Kind::kUnavailable;
+    behaviour.unavailable_calls = static_cast<int>(*n);
+  } else if (const auto millis = Argument(token, "slow")) {
+    const auto ms = ParseBoundedCount(*millis, kMaxSlowDelay.count());
+    if (!ms) return std::nullopt;
+    behaviour.kind = Behaviour::Kind::kSlow;
+    behaviour.delay = std::chrono::milliseconds(*ms);
+  } else if (const auto spec = Argument(token, "latency")) {
+    const auto latency = ParseLatency(*spec);
+    if (!latency || latency->kind == LatencySpec::Kind::kNone) return std::nullopt;
+    behaviour.kind = Behaviour::Kind::kLatency;
+    behaviour.latency = *latency;
+  } else if (const auto error = Argument(token, "error")) {
+    // STATUS or STATUS:N
+    const auto colon = error->find(':');
+    const auto status = StatusCodeFromName(error->substr(0, colon));
+    if (!status) return std::nullopt;
+    behaviour.kind = Behaviour::Kind::kError;
+    behaviour.status_code = *status;
+    behaviour.unavailable_calls = -1;
+    if (colon != std::string_view::npos) {
+      const auto n = ParseBoundedCount(error->substr(colon + 1), kMaxUnavailableCalls);
+      if (!n) return std::nullopt;
       behaviour.unavailable_calls = static_cast<int>(*n);
     }
-  } else if (const auto millis = Argument(token, "slow")) {
-    if (const auto ms = ParseBoundedCount(*millis, kMaxSlowDelay.count())) {
-      behaviour.kind = Behaviour::Kind::kSlow;
-      behaviour.delay = std::chrono::milliseconds(*ms);
-    }
+  } else {
+    return std::nullopt;
   }
   return behaviour;
+}
+
+Behaviour ParseBehaviour(std::string_view token) {
+  return ParseScriptedBehaviour(token).value_or(Behaviour{});
+}
+
+std::optional<int> StatusCodeFromName(std::string_view name) {
+  for (int code = 1; code <= kMaxStatusCode; ++code) {
+    if (kStatusCodeNames[code] == name) return code;
+  }
+  return std::nullopt;
+}
+
+std::string StatusCodeName(int code) {
+  if (code < 0 || code > kMaxStatusCode) return "CODE_" + std::to_string(code);
+  return std::string(kStatusCodeNames[code]);
 }
 
 std::string_view KindName(Behaviour::Kind kind) {
@@ -73,6 +122,9 @@ std::string_view KindName(Behaviour::Kind kind) {
     case Behaviour::Kind::kSlow: return "slow";
     case Behaviour::Kind::kLost: return "lost";
     case Behaviour::Kind::kInvalid: return "invalid";
+    case Behaviour::Kind::kError: return "error";
+    case Behaviour::Kind::kLatency: return "latency";
+    case Behaviour::Kind::kCrashAfterEffect: return "crash-after-effect";
   }
   return "unknown";
 }

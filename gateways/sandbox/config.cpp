@@ -28,6 +28,49 @@ std::optional<int> ListenPort(std::string_view listen) {
   return port;
 }
 
+core::GrpcServerTls ServerTls(const SandboxConfig& config) {
+  return {config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file};
+}
+
+std::optional<std::string> CheckTlsFiles(const SandboxConfig& config) {
+  const auto credentials = core::MakeServerCredentials(ServerTls(config));
+  if (credentials) return std::nullopt;
+  return "TLS settings (--tls-cert-file, --tls-key-file, --tls-client-ca-file): " +
+         credentials.error();
+}
+
+core::Result<Script, std::string> ScriptFromConfig(const SandboxConfig& config,
+                                                   std::uint64_t random_seed) {
+  Script script;
+  script.seed = random_seed;
+  if (!config.seed.empty()) {
+    const auto& text = config.seed;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), script.seed);
+    if (error != std::errc() || end != text.data() + text.size() ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return "--seed must be a decimal number in 0..18446744073709551615, got \"" + text + "\"";
+    }
+  }
+  const auto latency = ParseLatency(config.latency);
+  if (!latency) {
+    return "--latency must be MS, MIN-MAX or p50=MS,p99=MS (values like 20, 20ms or 2s, at most "
+           "60s; p99 >= p50 > 0), got \"" + config.latency + "\"";
+  }
+  script.latency = *latency;
+  auto faults = ParseFaultRates(config.error_rate);
+  if (!faults) return "--error-rate: " + faults.error();
+  script.faults = std::move(faults).value();
+  if (!config.default_behaviour.empty()) {
+    script.default_behaviour = ParseScriptedBehaviour(config.default_behaviour);
+    if (!script.default_behaviour) {
+      return "--default-behaviour must be a scripted token (approve, decline[:CODE], "
+             "unavailable:N, error:STATUS[:N], slow:MS, latency:SPEC, lost, crash-after-effect, "
+             "invalid), got \"" + config.default_behaviour + "\"";
+    }
+  }
+  return script;
+}
+
 std::optional<std::string> ValidateConfig(const SandboxConfig& config) {
   if (!ListenPort(config.listen)) {
     return "--listen must be host:port with a port in 0..65535, got \"" + config.listen + "\"";
@@ -44,6 +87,14 @@ std::optional<std::string> ValidateConfig(const SandboxConfig& config) {
   }
   if (!core::LogFormatFromName(config.log_format)) {
     return "--log-format must be text or json; got \"" + config.log_format + "\"";
+  }
+  if (auto script = ScriptFromConfig(config, 0); !script) return script.error();
+  if (config.health_delay_ms < 0 || config.health_delay_ms > kMaxLatency.count()) {
+    return "--health-delay-ms must be in 0.." + std::to_string(kMaxLatency.count()) + ", got " +
+           std::to_string(config.health_delay_ms);
+  }
+  if (config.health_status != "SERVING" && config.health_status != "NOT_SERVING") {
+    return "--health-status must be SERVING or NOT_SERVING, got \"" + config.health_status + "\"";
   }
   return std::nullopt;
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 namespace payorch::gateways::sandbox {
 namespace {
 
@@ -51,6 +53,20 @@ grpc::Status ControlServiceImpl::ListEffects(grpc::ServerContext* /*context*/,
   response->set_total_effects(totals.effects);
   response->set_total_calls(totals.calls);
   response->set_truncated(static_cast<std::int64_t>(records.size()) < totals.keys);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlServiceImpl::SetHealth(grpc::ServerContext* /*context*/,
+                                           const sv1::SetHealthRequest* request,
+                                           sv1::SetHealthResponse* response) {
+  if (request->delay_ms() < 0 || request->delay_ms() > HealthState::kMaxDelay.count()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "delay_ms must be in 0..60000"};
+  }
+  health_.Set(!request->not_serving(), std::chrono::milliseconds(request->delay_ms()));
+  response->set_serving(health_.serving());
+  response->set_delay_ms(static_cast<std::int32_t>(health_.delay().count()));
+  spdlog::info("msg=\"sandbox health set\" status={} delay_ms={}",
+               health_.serving() ? "SERVING" : "NOT_SERVING", health_.delay().count());
   return grpc::Status::OK;
 }
 

@@ -7,9 +7,10 @@ namespace {
 
 namespace v1 = payorch::gateway::v1;
 
-std::string_view ReplyName(const Reply& reply) {
+std::string ReplyName(const Reply& reply) {
   switch (reply.kind) {
-    case Reply::Kind::kResult: return StatusName(reply.result->status);
+    case Reply::Kind::kResult: return std::string(StatusName(reply.result->status));
+    case Reply::Kind::kStatus: return StatusCodeName(reply.status_code);
     case Reply::Kind::kUnavailable: return "UNAVAILABLE";
     case Reply::Kind::kUnknownAfterEffect: return "UNKNOWN";
     case Reply::Kind::kInvalidArgument: return "INVALID_ARGUMENT";
@@ -18,8 +19,9 @@ std::string_view ReplyName(const Reply& reply) {
   return "?";
 }
 
-grpc::StatusCode StatusCodeFor(Reply::Kind kind) {
-  switch (kind) {
+grpc::StatusCode StatusCodeFor(const Reply& reply) {
+  switch (reply.kind) {
+    case Reply::Kind::kStatus: return static_cast<grpc::StatusCode>(reply.status_code);
     case Reply::Kind::kResult: return grpc::StatusCode::OK;
     case Reply::Kind::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
     case Reply::Kind::kUnknownAfterEffect: return grpc::StatusCode::UNKNOWN;
@@ -91,17 +93,28 @@ grpc::Status GatewayServiceImpl::Handle(Rpc rpc, grpc::ServerContext& context, b
             "meta.idempotency_key is required: 1..64 characters [A-Za-z0-9_-]"};
   }
 
-  EffectRequest request{rpc, meta.idempotency_key(), ParseBehaviour(event.token()), std::nullopt};
+  const CallPlan plan =
+      PlanCall(script_, event.token(), meta.idempotency_key(), meta.attempt());
+  EffectRequest request{rpc, meta.idempotency_key(), plan.behaviour, std::nullopt, plan.fault};
   if (amount != nullptr) request.amount = Money{amount->amount_minor(), amount->currency()};
 
   const Reply reply = store_.Execute(request);
-  spdlog::info("msg=\"sandbox call\" rpc={} job_id={} attempt={} key={} result={} replayed={} "
-               "effects={}",
+  const auto delay = reply.delay + plan.latency;
+  spdlog::info("msg=\"sandbox call\" rpc={} job_id={} attempt={} key={} behaviour={} fault={} "
+               "result={} replayed={} effects={} delay_ms={}",
                RpcName(rpc), meta.job_id(), meta.attempt(), meta.idempotency_key(),
-               ReplyName(reply), reply.replayed, reply.effects);
+               KindName(plan.behaviour.kind), plan.fault ? FaultName(*plan.fault) : "none",
+               ReplyName(reply), reply.replayed, reply.effects, delay.count());
 
-  if (reply.delay.count() > 0) delays_.Wait(reply.delay, context);
-  if (reply.kind != Reply::Kind::kResult) return {StatusCodeFor(reply.kind), reply.message};
+  if (reply.crash) {
+    spdlog::critical("msg=\"sandbox crashing after the effect, as scripted\" key={} effects={}",
+                     meta.idempotency_key(), reply.effects);
+    spdlog::default_logger()->flush();
+    crash_();
+    return {grpc::StatusCode::UNAVAILABLE, "the sandbox crashed after the effect"};
+  }
+  if (delay.count() > 0) delays_.Wait(delay, context);
+  if (reply.kind != Reply::Kind::kResult) return {StatusCodeFor(reply), reply.message};
   ToProto(*reply.result, response);
   return grpc::Status::OK;
 }
@@ -127,7 +140,7 @@ grpc::Status GatewayServiceImpl::Terminate(grpc::ServerContext* context,
                 nullptr, *response);
 }
 
-grpc::Status GatewayServiceImpl::GetPaymentStatus(grpc::ServerContext* /*context*/,
+grpc::Status GatewayServiceImpl::GetPaymentStatus(grpc::ServerContext* context,
                                                   const v1::GetPaymentStatusRequest* request,
                                                   v1::GetPaymentStatusResponse* response) {
   if (!IsValidIdempotencyKey(request->idempotency_key())) {
@@ -136,12 +149,15 @@ grpc::Status GatewayServiceImpl::GetPaymentStatus(grpc::ServerContext* /*context
     return {grpc::StatusCode::INVALID_ARGUMENT,
             "idempotency_key is required: 1..64 characters [A-Za-z0-9_-]"};
   }
+  const InFlightCalls::Scope in_flight(in_flight_);
   const auto outcome = store_.Lookup(request->idempotency_key());
   response->set_found(outcome.has_value());
   if (outcome) ToProto(*outcome, *response->mutable_result());
   spdlog::info("msg=\"sandbox call\" rpc=GetPaymentStatus key={} result={}",
                request->idempotency_key(),
                outcome ? StatusName(outcome->status) : std::string_view("NOT_FOUND"));
+  const auto delay = PlanStatusLatency(script_, request->idempotency_key());
+  if (delay.count() > 0) delays_.Wait(delay, *context);
   return grpc::Status::OK;
 }
 

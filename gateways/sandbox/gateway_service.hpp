@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 
 #include <grpcpp/grpcpp.h>
 
 #include "gateways/sandbox/key_store.hpp"
+#include "gateways/sandbox/script.hpp"
 #include "payorch/gateway/v1/gateway.grpc.pb.h"
 
 namespace payorch::gateways::sandbox {
@@ -58,9 +60,13 @@ class InFlightCalls {
   int count_ = 0;
 };
 
-// payorch.gateway.v1.PaymentGateway over the KeyStore: validates requests, maps the token to a
-// Behaviour, and maps the store's Reply to a gRPC status. Logs one line per call (never the token
-// or the raw event).
+// payorch.gateway.v1.PaymentGateway over the KeyStore: validates requests, plans each call from
+// its token and the process-wide Script (behaviour, fault, latency), and maps the store's Reply to
+// a gRPC status. Logs one line per call (never the token or the raw event).
+//
+// A call whose Reply says `crash` calls `crash` after its effect is recorded and before it is
+// answered; in the binary that ends the process (SIGKILL). When `crash` returns (in-process
+// tests), the call answers UNAVAILABLE, as a client of a dead process sees it.
 //
 // This is the synchronous API: each call holds a server thread for its whole duration, including
 // a slow:MS delay; the thread cap (SandboxServer) bounds how many calls can be in flight. An
@@ -68,8 +74,13 @@ class InFlightCalls {
 // calls.
 class GatewayServiceImpl final : public payorch::gateway::v1::PaymentGateway::Service {
  public:
-  GatewayServiceImpl(KeyStore& store, DelayGate& delays, InFlightCalls& in_flight)
-      : store_(store), delays_(delays), in_flight_(in_flight) {}
+  GatewayServiceImpl(KeyStore& store, DelayGate& delays, InFlightCalls& in_flight, Script script,
+                     std::function<void()> crash)
+      : store_(store),
+        delays_(delays),
+        in_flight_(in_flight),
+        script_(std::move(script)),
+        crash_(std::move(crash)) {}
 
   grpc::Status Authorize(grpc::ServerContext* context,
                          const payorch::gateway::v1::AuthorizeRequest* request,
@@ -94,6 +105,8 @@ class GatewayServiceImpl final : public payorch::gateway::v1::PaymentGateway::Se
   KeyStore& store_;
   DelayGate& delays_;
   InFlightCalls& in_flight_;
+  const Script script_;
+  const std::function<void()> crash_;
 };
 
 // Copies a stored outcome into the contract's message.

@@ -111,20 +111,44 @@ Reply KeyStore::Execute(const EffectRequest& request) {
   KeyRecord& record = entry->record;
   ++record.calls;
 
-  if (record.result) {
-    return ResultReply(*record.result, record.effects, /*replayed=*/true);
+  const auto& fault = request.fault;
+  if (fault && fault->kind == Fault::Kind::kStatus) {
+    Reply reply = ErrorReply(Reply::Kind::kStatus, record.effects,
+                             "the sandbox was scripted to fail this call (--error-rate)");
+    reply.status_code = fault->status_code;
+    return reply;
   }
+  Reply reply = record.result ? ResultReply(*record.result, record.effects, /*replayed=*/true)
+                              : Decide(request, *entry);
+  if (fault && fault->kind == Fault::Kind::kLost && reply.kind == Reply::Kind::kResult) {
+    reply.kind = Reply::Kind::kUnknownAfterEffect;
+    reply.message = "the sandbox lost the answer (--error-rate lost)";
+  }
+  if (fault && fault->kind == Fault::Kind::kCrash) reply.crash = true;
+  return reply;
+}
 
+Reply KeyStore::Decide(const EffectRequest& request, Entry& entry) {
+  KeyRecord& record = entry.record;
   const Behaviour& behaviour = request.behaviour;
   if (behaviour.kind == Behaviour::Kind::kInvalid) {
     return ErrorReply(Reply::Kind::kInvalidArgument, record.effects,
                       "the sandbox was scripted to reject this request");
   }
   if (behaviour.kind == Behaviour::Kind::kUnavailable &&
-      entry->unavailable_answered < behaviour.unavailable_calls) {
-    ++entry->unavailable_answered;
+      entry.unavailable_answered < behaviour.unavailable_calls) {
+    ++entry.unavailable_answered;
     return ErrorReply(Reply::Kind::kUnavailable, record.effects,
                       "the sandbox was scripted to be unavailable");
+  }
+  if (behaviour.kind == Behaviour::Kind::kError &&
+      (behaviour.unavailable_calls < 0 ||
+       entry.unavailable_answered < behaviour.unavailable_calls)) {
+    ++entry.unavailable_answered;
+    Reply reply = ErrorReply(Reply::Kind::kStatus, record.effects,
+                             "the sandbox was scripted to answer this error");
+    reply.status_code = behaviour.status_code;
+    return reply;
   }
 
   // The effect: durable first (when a state file is configured), then visible.
@@ -139,11 +163,14 @@ Reply KeyStore::Execute(const EffectRequest& request) {
   record.result = outcome;
 
   Reply reply = ResultReply(std::move(outcome), record.effects, /*replayed=*/false);
-  if (behaviour.kind == Behaviour::Kind::kSlow) reply.delay = behaviour.delay;
+  if (behaviour.kind == Behaviour::Kind::kSlow || behaviour.kind == Behaviour::Kind::kLatency) {
+    reply.delay = behaviour.delay;
+  }
   if (behaviour.kind == Behaviour::Kind::kLost) {
     reply.kind = Reply::Kind::kUnknownAfterEffect;
     reply.message = "the sandbox applied the effect and lost the answer";
   }
+  if (behaviour.kind == Behaviour::Kind::kCrashAfterEffect) reply.crash = true;
   return reply;
 }
 

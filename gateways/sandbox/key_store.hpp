@@ -12,6 +12,7 @@
 
 #include "gateways/sandbox/behaviour.hpp"
 #include "gateways/sandbox/records.hpp"
+#include "gateways/sandbox/script.hpp"
 
 namespace payorch::gateways::sandbox {
 
@@ -23,6 +24,7 @@ struct EffectRequest {
   std::string idempotency_key;  // validated by the caller (IsValidIdempotencyKey)
   Behaviour behaviour;
   std::optional<Money> amount;  // echoed in an APPROVED result
+  std::optional<Fault> fault{};  // a process-wide fault drawn for this call (script.hpp)
 };
 
 // How to answer a call; the gRPC layer maps `kind` to a status code.
@@ -33,6 +35,7 @@ struct Reply {
     kUnknownAfterEffect,  // UNKNOWN: the effect happened, the answer is "lost"
     kInvalidArgument,     // INVALID_ARGUMENT: nothing happened
     kResourceExhausted,   // RESOURCE_EXHAUSTED: the store is full, nothing happened
+    kStatus,              // `status_code` (error:STATUS, --error-rate): nothing happened
   };
   Kind kind = Kind::kResult;
   std::optional<PaymentOutcome> result;  // set for kResult and kUnknownAfterEffect
@@ -42,6 +45,10 @@ struct Reply {
   bool replayed = false;
   std::int64_t effects = 0;  // the key's effect count after this call, for logs
   std::string message;       // the status message for error kinds
+  int status_code = 0;       // kStatus: the gRPC status code
+  // The process must die right after this call's effect (crash-after-effect, --error-rate
+  // crash): the effect is recorded (and durable with a state file) but never answered.
+  bool crash = false;
 };
 
 struct EffectTotals {
@@ -92,8 +99,11 @@ class KeyStore {
   struct Entry {
     std::mutex mutex;  // serialises calls with this key
     KeyRecord record;
-    int unavailable_answered = 0;  // UNAVAILABLE answers given for unavailable:N
+    int unavailable_answered = 0;  // error answers given for unavailable:N and error:STATUS:N
   };
+
+  // Execute's decision for a key without a stored result, under the entry's lock.
+  Reply Decide(const EffectRequest& request, Entry& entry);
 
   // The entry for `key`, created when `create`; nullptr when absent or the store is full.
   Entry* GetEntry(const std::string& key, Rpc rpc, bool create);

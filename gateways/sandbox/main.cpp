@@ -2,9 +2,12 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +26,9 @@ namespace {
 using payorch::gateways::sandbox::SandboxConfig;
 using payorch::gateways::sandbox::SandboxServer;
 using payorch::gateways::sandbox::ListenPort;
+using payorch::gateways::sandbox::CheckTlsFiles;
+using payorch::gateways::sandbox::ServerTls;
+using payorch::gateways::sandbox::ScriptFromConfig;
 
 constexpr int kExitBadUsage = 2;
 // How long calls in flight get to finish at SIGTERM before they are cancelled.
@@ -42,19 +48,47 @@ int main(int argc, char** argv) {
   bool check_config = false;
   app.add_flag("--check-config", check_config,
                "validate the configuration (flags and environment) and exit without serving");
-  app.add_option("--metrics-listen", config.metrics_listen,
-                 "host:port for GET /metrics and /healthz over HTTP (empty: off)")
-      ->envname("PAYORCH_SANDBOX_METRICS_LISTEN");
-  app.add_option("--state-file", config.state_file,
-                 "append-only file of applied effects, reloaded at start (empty: memory only)")
-      ->envname("PAYORCH_SANDBOX_STATE_FILE");
+  // A sandbox flag "--some-name" falls back to the environment variable PAYORCH_SANDBOX_SOME_NAME.
+  const auto sandbox_option = [&app](const std::string& flag, auto& target, const char* help) {
+    std::string env = "PAYORCH_SANDBOX_" + flag.substr(2);
+    std::replace(env.begin(), env.end(), '-', '_');
+    std::transform(env.begin(), env.end(), env.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    app.add_option(flag, target, help)->envname(env);
+  };
+  sandbox_option("--metrics-listen", config.metrics_listen,
+                 "host:port for GET /metrics and /healthz over HTTP (empty: off)");
+  sandbox_option("--state-file", config.state_file,
+                 "append-only file of applied effects, reloaded at start (empty: memory only)");
+  sandbox_option("--tls-cert-file", config.tls_cert_file,
+                 "PEM certificate chain: serve TLS on the gRPC port (empty: plaintext)");
+  sandbox_option("--tls-key-file", config.tls_key_file, "PEM private key of --tls-cert-file");
+  sandbox_option("--tls-client-ca-file", config.tls_client_ca_file,
+                 "PEM CA: require client certificates it signed (mutual TLS)");
+  sandbox_option("--seed", config.seed,
+                 "decimal u64 seeding every random decision (same seed, key and attempt: same "
+                 "decision); empty: a random seed, logged at start");
+  sandbox_option("--latency", config.latency,
+                 "added to every answer: MS, MIN-MAX (uniform) or p50=MS,p99=MS (log-normal)");
+  sandbox_option("--error-rate", config.error_rate,
+                 "faults per call: NAME=RATE,... with NAME a gRPC status (UNAVAILABLE, "
+                 "DEADLINE_EXCEEDED, ...), lost or crash; RATE in [0,1]");
+  sandbox_option("--default-behaviour", config.default_behaviour,
+                 "scripted token applied to calls whose token scripts nothing (default: approve)");
+  sandbox_option("--health-delay-ms", config.health_delay_ms,
+                 "grpc.health.v1 Check answers after this many ms (0..60000)");
+  sandbox_option("--health-status", config.health_status,
+                 "SERVING or NOT_SERVING at start (SIGUSR1 flips it)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return code == 0 ? 0 : kExitBadUsage;
   }
-  if (const auto problem = ValidateConfig(config)) {
+  // The pure checks first, then the TLS files (read, not only named).
+  auto problem = ValidateConfig(config);
+  if (!problem) problem = CheckTlsFiles(config);
+  if (problem) {
     std::cerr << "payorch-sandbox-gateway: " << *problem << "\n";
     return kExitBadUsage;
   }
@@ -68,17 +102,26 @@ int main(int argc, char** argv) {
     return kExitBadUsage;
   }
 
-  // Block SIGTERM/SIGINT before any thread exists, so that every thread (gRPC's included)
-  // inherits the mask and only the signal thread below receives them, via sigwait.
+  // Block SIGTERM/SIGINT/SIGUSR1 before any thread exists, so that every thread (gRPC's
+  // included) inherits the mask and only the signal thread below receives them, via sigwait.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   payorch::gateways::sandbox::SandboxOptions options;
   options.listen = config.listen;
   options.state_file = config.state_file;
+  options.tls = ServerTls(config);
+  // Validated above; a random seed when none is given, logged so that the run can be repeated.
+  std::random_device random_device;
+  options.script = ScriptFromConfig(config, (static_cast<std::uint64_t>(random_device()) << 32) |
+                                                random_device())
+                       .value();
+  options.health_serving = config.health_status == "SERVING";
+  options.health_delay = std::chrono::milliseconds(config.health_delay_ms);
   std::unique_ptr<SandboxServer> server;
   try {
     server = std::make_unique<SandboxServer>(options);
@@ -86,8 +129,16 @@ int main(int argc, char** argv) {
     spdlog::error("msg=\"sandbox cannot start\" error=\"{}\"", error.what());
     return EXIT_FAILURE;
   }
-  spdlog::info("msg=\"sandbox listening\" listen={} port={} state_file={}", config.listen,
-               server->port(), config.state_file.empty() ? "none" : config.state_file);
+  spdlog::info("msg=\"sandbox listening\" listen={} port={} state_file={} tls={}", config.listen,
+               server->port(), config.state_file.empty() ? "none" : config.state_file,
+               config.tls_client_ca_file.empty() ? (config.tls_cert_file.empty() ? "off" : "on")
+                                                 : "mutual");
+  spdlog::info("msg=\"sandbox script\" seed={} latency={} error_rate=\"{}\" "
+               "default_behaviour={} health_status={} health_delay_ms={}",
+               options.script.seed, payorch::gateways::sandbox::LatencyText(options.script.latency),
+               config.error_rate,
+               config.default_behaviour.empty() ? "approve" : config.default_behaviour,
+               config.health_status, config.health_delay_ms);
 
   // Metrics are read from the key store at scrape time: nothing on the call path changes.
   payorch::core::Registry registry;
@@ -125,10 +176,15 @@ int main(int argc, char** argv) {
   }
   std::thread status_thread([&] { status_io.run(); });
 
-  // The one extra thread: turns SIGTERM/SIGINT into a graceful shutdown (no work in a handler).
+  // The one extra thread: turns SIGTERM/SIGINT into a graceful shutdown and SIGUSR1 into a flip
+  // of the health status (no work in a handler).
   std::thread signal_thread([&] {
     int received = 0;
-    sigwait(&signals, &received);
+    while (sigwait(&signals, &received) == 0 && received == SIGUSR1) {
+      const bool serving = server->health().ToggleServing();
+      spdlog::info("msg=\"sandbox health flipped\" signal=SIGUSR1 status={}",
+                   serving ? "SERVING" : "NOT_SERVING");
+    }
     spdlog::info("msg=\"sandbox stopping\" signal={}", received);
     server->Shutdown(kShutdownGrace);
   });

@@ -3,7 +3,12 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
 #include <grpcpp/resource_quota.h>
 #include <spdlog/spdlog.h>
 
@@ -22,8 +27,18 @@ SandboxOptions OptionsListeningOn(std::string listen) {
 SandboxServer::SandboxServer(std::string listen)
     : SandboxServer(OptionsListeningOn(std::move(listen))) {}
 
-SandboxServer::SandboxServer(SandboxOptions options) : options_(std::move(options)) {
+void CrashNow() {
+  ::kill(::getpid(), SIGKILL);
+  std::_Exit(128 + SIGKILL);  // not reached: SIGKILL cannot be blocked or handled
+}
+
+SandboxServer::SandboxServer(SandboxOptions options)
+    : options_(std::move(options)), health_(options_.health_serving, options_.health_delay) {
   if (options_.max_threads < 2) throw std::runtime_error("max_threads must be at least 2");
+  // Before anything else: a TLS mistake is a startup failure, not a server that no client can
+  // reach.
+  auto credentials = core::MakeServerCredentials(options_.tls);
+  if (!credentials) throw std::runtime_error("TLS: " + credentials.error());
 
   StateFile::Loaded loaded;
   if (!options_.state_file.empty()) {
@@ -40,21 +55,26 @@ SandboxServer::SandboxServer(SandboxOptions options) : options_(std::move(option
                  loaded.effects.size());
   }
 
-  gateway_service_ = std::make_unique<GatewayServiceImpl>(*store_, delays_, in_flight_);
-  control_service_ = std::make_unique<ControlServiceImpl>(*store_);
-
-  // Process-wide switch; the default service answers SERVING for "" while the server runs.
-  grpc::EnableDefaultHealthCheckService(true);
+  std::function<void()> crash = options_.crash;
+  if (!crash) crash = [] { CrashNow(); };
+  gateway_service_ = std::make_unique<GatewayServiceImpl>(*store_, delays_, in_flight_,
+                                                          options_.script, std::move(crash));
+  control_service_ = std::make_unique<ControlServiceImpl>(*store_, health_);
+  health_service_ = std::make_unique<HealthServiceImpl>(health_, delays_);
 
   grpc::ServerBuilder builder;
+  // The sandbox serves grpc.health.v1.Health itself (scriptable status and delay), so gRPC's
+  // built-in health service, if a process has switched it on, must not claim the name too.
+  builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
   // The sync server uses one thread per call in flight; the quota caps them so that a flood of
   // slow calls gets RESOURCE_EXHAUSTED instead of exhausting the process.
   grpc::ResourceQuota quota("payorch-sandbox-gateway");
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options_.listen, credentials.value(), &port_);
   builder.RegisterService(gateway_service_.get());
   builder.RegisterService(control_service_.get());
+  builder.RegisterService(health_service_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     throw std::runtime_error("cannot listen on " + options_.listen);

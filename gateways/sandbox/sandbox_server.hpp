@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -8,8 +9,10 @@
 
 #include "gateways/sandbox/control_service.hpp"
 #include "gateways/sandbox/gateway_service.hpp"
+#include "gateways/sandbox/health_service.hpp"
 #include "gateways/sandbox/key_store.hpp"
 #include "gateways/sandbox/state_file.hpp"
+#include "services/core/grpc_tls.hpp"
 
 namespace payorch::gateways::sandbox {
 
@@ -20,7 +23,23 @@ struct SandboxOptions {
   std::string state_file;
   // The sync server's thread cap: how many calls (slow ones included) can be in flight.
   int max_threads = 256;
+  // TLS (and mutual TLS when tls.client_ca_file is set) for every service on the port:
+  // PaymentGateway, SandboxControl and grpc.health.v1.Health. Plaintext when tls.cert_file is
+  // empty.
+  core::GrpcServerTls tls;
+  // The process-wide script: seed, latency, error rates, default behaviour (script.hpp).
+  Script script;
+  // What grpc.health.v1.Health/Check answers at start, and after how long (changeable later:
+  // health()).
+  bool health_serving = true;
+  std::chrono::milliseconds health_delay{0};
+  // Called after a crash-after-effect effect is recorded; empty: end the process at once
+  // (SIGKILL). In-process tests set their own.
+  std::function<void()> crash;
 };
+
+// Ends the process at once, as kill -9 would: no destructor, no flush, no answer to any call.
+[[noreturn]] void CrashNow();
 
 // The sandbox gateway adapter, running: PaymentGateway, SandboxControl and grpc.health.v1.Health
 // on one port. Used by main.cpp and by tests that want a real adapter in-process:
@@ -30,7 +49,8 @@ struct SandboxOptions {
 //   ... sandbox.store().Find("key")->effects ...
 //
 // The constructor starts serving (threads owned by gRPC) and throws std::runtime_error when the
-// address cannot be bound or the state file cannot be read; the destructor shuts down.
+// address cannot be bound, the TLS files cannot be used or the state file cannot be read; the
+// destructor shuts down.
 class SandboxServer {
  public:
   explicit SandboxServer(std::string listen = "127.0.0.1:0");
@@ -46,6 +66,8 @@ class SandboxServer {
 
   // Direct access to the key records (same data as SandboxControl), for in-process tests.
   KeyStore& store() { return *store_; }
+  // What the health service answers (SandboxControl.SetHealth changes the same state).
+  HealthState& health() { return health_; }
 
   // Ends scripted delays, waits up to `grace` for PaymentGateway calls in flight to answer, then
   // stops the server (cancelling whatever still runs). Idempotent; thread-safe.
@@ -62,7 +84,9 @@ class SandboxServer {
   std::unique_ptr<KeyStore> store_;
   DelayGate delays_;
   InFlightCalls in_flight_;
+  HealthState health_;
   std::unique_ptr<GatewayServiceImpl> gateway_service_;
+  std::unique_ptr<HealthServiceImpl> health_service_;
   std::unique_ptr<ControlServiceImpl> control_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -241,7 +241,8 @@ int RunStats(pqxx::connection& connection, const StatsOptions& options, std::ost
 int RunAdapterCheck(const AdapterCheckOptions& options, std::ostream& out, std::ostream& err) {
   if (options.health_only) {
     const auto report = CheckAdapterHealth(options.address, options.service,
-                                           std::chrono::milliseconds(options.timeout_ms));
+                                           std::chrono::milliseconds(options.timeout_ms),
+                                           options.tls);
     if (options.json) {
       out << boost::json::serialize(HealthReportDocument(report)) << '\n';
     } else {
@@ -260,6 +261,7 @@ int RunAdapterCheck(const AdapterCheckOptions& options, std::ostream& out, std::
   conformance.token = options.token;
   conformance.timeout = std::chrono::milliseconds(options.timeout_ms);
   conformance.run_id = options.run_id;
+  conformance.tls = options.tls;
   if (conformance.run_id.empty()) {
     std::random_device random;
     conformance.run_id = NewConformanceRunId(

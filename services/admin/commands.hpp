@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "db/job_queries.hpp"
+#include "services/core/grpc_tls.hpp"
 #include "services/core/job_state.hpp"
 #include "services/core/result.hpp"
 
@@ -109,6 +110,9 @@ struct AdapterCheckOptions {
   std::string token = "conformance";  // SubscriptionEvent.token of the suite's valid requests
   // The middle of the suite's idempotency keys; empty: a random one (std::random_device).
   std::string run_id{};
+  // Plaintext by default; --tls, --tls-ca-file, --tls-cert-file, --tls-key-file,
+  // --tls-server-name.
+  core::GrpcClientTls tls{};
 };
 
 // The commands of payorch-admin, as plain functions of a connection: what they print goes to

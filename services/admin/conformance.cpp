@@ -77,10 +77,8 @@ bool SameResult(const v1::PaymentResult& a, const v1::PaymentResult& b) {
 // Thread-safe: the concurrency check calls it from several threads.
 class AdapterClient {
  public:
-  explicit AdapterClient(const ConformanceOptions& options)
-      : options_(options),
-        channel_(grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials())),
-        stub_(v1::PaymentGateway::NewStub(channel_)) {}
+  AdapterClient(const ConformanceOptions& options, std::shared_ptr<grpc::Channel> channel)
+      : options_(options), channel_(std::move(channel)), stub_(v1::PaymentGateway::NewStub(channel_)) {}
 
   // A valid request for `rpc` with `key` (with_meta false: no meta at all).
   Answer Call(Rpc rpc, const std::string& key, std::chrono::milliseconds deadline,
@@ -203,7 +201,8 @@ CheckResult Fail(const char* name, std::string reason) {
 // Each check as a function of the client and its own keys.
 class Suite {
  public:
-  explicit Suite(const ConformanceOptions& options) : options_(options), client_(options) {}
+  Suite(const ConformanceOptions& options, std::shared_ptr<grpc::Channel> channel)
+      : options_(options), client_(options, std::move(channel)) {}
 
   std::vector<CheckResult> Run() {
     std::vector<CheckResult> checks;
@@ -475,7 +474,8 @@ bool IsInDoubtCode(int code) {
 
 ConformanceReport RunConformanceSuite(const ConformanceOptions& options) {
   ConformanceReport report;
-  report.health = CheckAdapterHealth(options.address, options.service, options.timeout);
+  report.health =
+      CheckAdapterHealth(options.address, options.service, options.timeout, options.tls);
   const auto& health = report.health;
   if (health.Serving()) {
     report.checks.push_back(Pass(kCheckHealth, "SERVING"));
@@ -485,19 +485,23 @@ ConformanceReport RunConformanceSuite(const ConformanceOptions& options) {
     report.checks.push_back(Fail(kCheckHealth, health.serving_status));
   }
 
-  const bool unreachable =
-      health.grpc_status == "UNAVAILABLE" || health.grpc_status == "DEADLINE_EXCEEDED";
+  // Built again after the probe (which has a channel of its own): the checks share one channel.
+  auto channel = core::MakeChannel(options.address, options.tls);
+  const bool unreachable = !channel || health.grpc_status == "UNAVAILABLE" ||
+                           health.grpc_status == "DEADLINE_EXCEEDED";
   if (unreachable) {
     // Every other call would fail the same way, each after its deadline: say so once.
+    const std::string reason =
+        health.tls_handshake_failed
+            ? "not run: the TLS handshake with the adapter failed (see health)"
+            : "not run: the adapter is unreachable (health: " + health.grpc_status + ")";
     for (const auto& name : ConformanceCheckNames()) {
       if (name == kCheckHealth) continue;
-      report.checks.push_back(
-          {name, false,
-           "not run: the adapter is unreachable (health: " + health.grpc_status + ")"});
+      report.checks.push_back({name, false, reason});
     }
     return report;
   }
-  auto checks = Suite(options).Run();
+  auto checks = Suite(options, channel.value()).Run();
   report.checks.insert(report.checks.end(), checks.begin(), checks.end());
   return report;
 }

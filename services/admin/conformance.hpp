@@ -11,7 +11,7 @@
 namespace payorch::admin {
 
 // The conformance suite of `adapter check`: a fixed list of checks run against a live adapter
-// over plaintext gRPC, through payorch.gateway.v1.PaymentGateway and grpc.health.v1.Health.
+// over gRPC (plaintext, TLS or mutual TLS: ConformanceOptions::tls), through payorch.gateway.v1.PaymentGateway and grpc.health.v1.Health.
 //
 // What it can observe from outside, and what it cannot: it sees answers only. It cannot count
 // the effects an adapter causes at its gateway, so "one effect per key" is checked through what
@@ -57,6 +57,10 @@ struct ConformanceOptions {
   std::chrono::milliseconds timeout{2000};  // the deadline of each call
   // The middle part of every key: 1..32 characters [A-Za-z0-9]; see NewConformanceRunId.
   std::string run_id;
+  // How to reach the adapter: plaintext by default; TLS, with a client certificate for mutual
+  // TLS (core::MakeChannel). A failed handshake fails the health check with a reason that says
+  // so, and the other checks are not run.
+  core::GrpcClientTls tls;
 };
 
 struct CheckResult {
@@ -91,7 +95,8 @@ bool IsInDoubtCode(int code);
 // Runs every check against options.address. Never throws for anything the adapter does; blocks
 // for at most about 20 x timeout (19 calls one after another, one of them a batch of
 // kConcurrentCalls at once). When the health call cannot reach the adapter at all (UNAVAILABLE
-// or DEADLINE_EXCEEDED), the other checks are not run and fail with that reason.
+// or DEADLINE_EXCEEDED, a failed TLS handshake included), the other checks are not run and fail
+// with that reason.
 ConformanceReport RunConformanceSuite(const ConformanceOptions& options);
 
 }  // namespace payorch::admin

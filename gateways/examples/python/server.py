@@ -89,9 +89,45 @@ def parse_args(argv):
     parser.add_argument("--stubs-dir", default=os.environ.get("PAYORCH_EXAMPLE_STUBS_DIR"),
                         help="folder with stubs made by generate.sh (env "
                              "PAYORCH_EXAMPLE_STUBS_DIR; default: generate them at start)")
+    parser.add_argument("--tls-cert-file", default=os.environ.get("PAYORCH_EXAMPLE_TLS_CERT_FILE"),
+                        help="PEM certificate chain: serve TLS (env PAYORCH_EXAMPLE_TLS_CERT_FILE; "
+                             "default: plaintext)")
+    parser.add_argument("--tls-key-file", default=os.environ.get("PAYORCH_EXAMPLE_TLS_KEY_FILE"),
+                        help="PEM private key of --tls-cert-file (env PAYORCH_EXAMPLE_TLS_KEY_FILE)")
+    parser.add_argument("--tls-client-ca-file",
+                        default=os.environ.get("PAYORCH_EXAMPLE_TLS_CLIENT_CA_FILE"),
+                        help="PEM CA: require client certificates it signed, mutual TLS (env "
+                             "PAYORCH_EXAMPLE_TLS_CLIENT_CA_FILE)")
     parser.add_argument("--check-config", action="store_true",
                         help="validate the settings and exit 0 without serving")
     return parser.parse_args(argv)
+
+
+def read_pem(flag, path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            pem = f.read()
+    except OSError as error:
+        raise ConfigError(f"{flag}: cannot read {path}: {error.strerror}")
+    if b"-----BEGIN" not in pem:
+        raise ConfigError(f"{flag}: {path} is not a PEM file")
+    return pem
+
+
+def server_credentials(args):
+    """grpc.ServerCredentials for the --tls-* flags, or None for plaintext."""
+    if not args.tls_cert_file:
+        if args.tls_key_file or args.tls_client_ca_file:
+            raise ConfigError("--tls-key-file and --tls-client-ca-file need --tls-cert-file")
+        return None
+    if not args.tls_key_file:
+        raise ConfigError("--tls-cert-file needs --tls-key-file")
+    chain = read_pem("--tls-cert-file", args.tls_cert_file)
+    key = read_pem("--tls-key-file", args.tls_key_file)
+    ca = read_pem("--tls-client-ca-file", args.tls_client_ca_file) if args.tls_client_ca_file else None
+    # With a client CA: mutual TLS, a client without a certificate it signed fails the handshake.
+    return grpc.ssl_server_credentials([(key, chain)], root_certificates=ca,
+                                       require_client_auth=ca is not None)
 
 
 def validate(args) -> None:
@@ -109,6 +145,7 @@ def validate(args) -> None:
     elif not os.path.isfile(os.path.join(HERE, "../../../protos/payorch/gateway/v1/gateway.proto")):
         raise ConfigError("cannot find protos/ to generate stubs from; run generate.sh DIR "
                           "PROTO_ROOT and pass --stubs-dir DIR")
+    server_credentials(args)
 
 
 # --- stubs --------------------------------------------------------------------------------------
@@ -278,8 +315,12 @@ def serve(args, stubs_dir: str) -> int:
                          options=[("grpc.so_reuseport", 0)])
     gateway_pb2_grpc.add_PaymentGatewayServicer_to_server(payment_servicer, server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    credentials = server_credentials(args)  # validated at start: cannot fail here
     try:
-        port = server.add_insecure_port(args.listen)
+        if credentials is None:
+            port = server.add_insecure_port(args.listen)
+        else:
+            port = server.add_secure_port(args.listen, credentials)
     except RuntimeError as error:  # gRPC raises or returns 0, depending on the version
         port, reason = 0, str(error)
     else:

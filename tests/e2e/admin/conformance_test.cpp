@@ -1,7 +1,9 @@
 // `payorch-admin adapter check` (the conformance suite) as a user runs it: the real binary
 // against real adapters over real gRPC. The sandbox binary and the Python example pass every
 // check; deliberately broken adapters, served in-process by this test, fail exactly the checks
-// that describe their flaw; an unreachable address fails.
+// that describe their flaw; an unreachable address fails; over mutual TLS the check passes only
+// with the right CA and client certificate, and a refused handshake is a failing check that
+// says so.
 
 #include "services/admin/conformance.hpp"
 
@@ -30,6 +32,7 @@
 
 #include "payorch/gateway/v1/gateway.grpc.pb.h"
 #include "tests/support/process.hpp"
+#include "tests/support/tls_certificates.hpp"
 
 extern char** environ;
 
@@ -264,6 +267,111 @@ TEST(AdapterConformance, AClosedPortFailsEveryCheckQuickly) {
   EXPECT_EQ(document.at("serving"), false);
   EXPECT_TRUE(document.at("status").is_null());
   EXPECT_NE(run.output.find("payorch-admin: adapter 127.0.0.1:"), std::string::npos) << run.output;
+}
+
+// --- TLS ----------------------------------------------------------------------------------------
+
+// The sandbox binary with mutual TLS: server certificate and key, and the CA its clients'
+// certificates must be signed by.
+class MutualTlsSandbox {
+ public:
+  explicit MutualTlsSandbox(const TlsCertificates& certs)
+      : port_(FreeTcpPort()),
+        process_("payorch-sandbox-gateway",
+                 {"--listen", address(), "--tls-cert-file", certs.server_cert, "--tls-key-file",
+                  certs.server_key, "--tls-client-ca-file", certs.ca_cert}) {
+    if (!WaitForTcpPort(port_, kStartTimeout)) {
+      throw std::runtime_error("the sandbox did not start: " + process_.Output());
+    }
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int port_;
+  Process process_;
+};
+
+TEST(AdapterConformance, OverMutualTlsTheRightClientCertificatePassesEveryCheck) {
+  const auto certs = MakeTlsCertificates();
+  MutualTlsSandbox sandbox(certs);
+  const std::vector<std::string> tls{"--tls-ca-file", certs.ca_cert, "--tls-cert-file",
+                                     certs.client_cert, "--tls-key-file", certs.client_key};
+  const auto run = Check(sandbox.address(), tls);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(FailedChecks(run), std::set<std::string>{}) << run.stdout_text;
+
+  auto health_only = tls;
+  health_only.push_back("--health-only");
+  const auto health = Check(sandbox.address(), health_only);
+  EXPECT_EQ(health.exit_code, 0) << health.output;
+  EXPECT_EQ(json::parse(health.stdout_text).at("serving"), true) << health.stdout_text;
+}
+
+TEST(AdapterConformance, ARefusedTlsHandshakeFailsWithAReasonThatSaysSo) {
+  const auto certs = MakeTlsCertificates();
+  MutualTlsSandbox sandbox(certs);
+  struct Case {
+    const char* name;
+    std::vector<std::string> flags;
+  };
+  const std::vector<Case> cases{
+      {"no client certificate", {"--tls-ca-file", certs.ca_cert}},
+      {"a client certificate of another CA",
+       {"--tls-ca-file", certs.ca_cert, "--tls-cert-file", certs.rogue_client_cert,
+        "--tls-key-file", certs.rogue_client_key}},
+      {"trusting the wrong CA",
+       {"--tls-ca-file", certs.rogue_ca_cert, "--tls-cert-file", certs.client_cert,
+        "--tls-key-file", certs.client_key}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto flags = c.flags;
+    flags.insert(flags.end(), {"--timeout-ms", "2000"});
+    const auto run = Check(sandbox.address(), flags);
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_EQ(FailedChecks(run), AllChecks()) << run.stdout_text;
+    const auto document = json::parse(run.stdout_text).as_object();
+    const auto& health = document.at("checks").as_array()[0].as_object();
+    EXPECT_NE(std::string(health.at("reason").as_string()).find("TLS handshake failed"),
+              std::string::npos)
+        << run.stdout_text;
+    const auto& later = document.at("checks").as_array()[1].as_object();
+    EXPECT_NE(std::string(later.at("reason").as_string()).find("TLS handshake"),
+              std::string::npos)
+        << run.stdout_text;
+
+    flags.push_back("--health-only");
+    const auto probe = Check(sandbox.address(), flags);
+    EXPECT_EQ(probe.exit_code, 1) << probe.output;
+    EXPECT_NE(probe.output.find("TLS handshake failed"), std::string::npos) << probe.output;
+  }
+}
+
+TEST(AdapterConformance, ThePythonExamplePassesOverMutualTlsOnlyWithItsClientCertificate) {
+  const auto certs = MakeTlsCertificates();
+  const int port = FreeTcpPort();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  Process adapter(kPython, {SourceDir() + "/gateways/examples/python/server.py", "--listen",
+                            address, "--tls-cert-file", certs.server_cert, "--tls-key-file",
+                            certs.server_key, "--tls-client-ca-file", certs.ca_cert});
+  ASSERT_TRUE(WaitForTcpPort(port, kStartTimeout)) << adapter.Output();
+  const auto run = Check(address, {"--tls-ca-file", certs.ca_cert, "--tls-cert-file",
+                                   certs.client_cert, "--tls-key-file", certs.client_key});
+  EXPECT_EQ(run.exit_code, 0) << run.output << adapter.Output();
+  EXPECT_EQ(FailedChecks(run), std::set<std::string>{}) << run.stdout_text;
+
+  const auto refused = Check(address, {"--tls-ca-file", certs.ca_cert, "--health-only"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("TLS handshake failed"), std::string::npos) << refused.output;
+}
+
+TEST(AdapterConformance, UnusableTlsFilesAreAUsageError) {
+  const auto missing = Check("127.0.0.1:1", {"--tls-ca-file", "/nonexistent/ca.pem"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("/nonexistent/ca.pem"), std::string::npos) << missing.output;
+  const auto certs = MakeTlsCertificates();
+  const auto cert_only = Check("127.0.0.1:1", {"--tls-cert-file", certs.client_cert});
+  EXPECT_EQ(cert_only.exit_code, 2) << cert_only.output;
 }
 
 }  // namespace
