@@ -13,17 +13,22 @@ CallResult FromStatus(const grpc::Status& status, gateway_v1::PaymentResult resu
 
 }  // namespace
 
-AdapterClient::AdapterClient(const std::string& address, std::chrono::milliseconds deadline)
-    : deadline_(deadline) {
+core::Result<std::shared_ptr<grpc::Channel>, std::string> MakeAdapterChannel(
+    const std::string& address, const core::GrpcClientTls& tls) {
   grpc::ChannelArguments arguments;
   // gRPC's default reconnect backoff grows to two minutes; an adapter that comes back after an
   // outage should be used again within seconds, since every failed call spends a job's attempt.
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-  channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments);
-  stub_ = gateway_v1::PaymentGateway::NewStub(channel_);
+  return core::MakeChannel(address, tls, arguments);
 }
+
+AdapterClient::AdapterClient(std::shared_ptr<grpc::Channel> channel,
+                             std::chrono::milliseconds deadline)
+    : deadline_(deadline),
+      channel_(std::move(channel)),
+      stub_(gateway_v1::PaymentGateway::NewStub(channel_)) {}
 
 std::chrono::system_clock::time_point AdapterClient::Deadline() const {
   return std::chrono::system_clock::now() + deadline_;

@@ -9,10 +9,17 @@
 #include <string>
 
 #include "payorch/gateway/v1/gateway.grpc.pb.h"
+#include "services/core/grpc_tls.hpp"
+#include "services/core/result.hpp"
 
 namespace payorch::worker {
 
 namespace gateway_v1 = ::payorch::gateway::v1;
+
+// A channel to an adapter with the worker's reconnect settings and `tls` (core::MakeChannel);
+// the error names the TLS setting that failed.
+core::Result<std::shared_ptr<grpc::Channel>, std::string> MakeAdapterChannel(
+    const std::string& address, const core::GrpcClientTls& tls);
 
 // How one unary call ended: the gRPC status, and the adapter's answer when the status is OK.
 struct CallResult {
@@ -31,7 +38,9 @@ class AdapterClient {
  public:
   using Done = std::function<void(CallResult)>;
 
-  AdapterClient(const std::string& address, std::chrono::milliseconds deadline);
+  // `channel` may be shared with other clients of the same adapter (a reload that changes only
+  // the deadline keeps the connection).
+  AdapterClient(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds deadline);
 
   void Authorize(gateway_v1::AuthorizeRequest request, Done done);
   void Capture(gateway_v1::CaptureRequest request, Done done);

@@ -76,12 +76,27 @@ void CircuitBreaker::RecordFailure(TimePoint now) {
   }
 }
 
-CircuitBreaker::Admission AdapterGate::Acquire() {
-  std::unique_lock lock(mutex_);
-  freed_.wait(lock, [&] { return in_flight_ < max_in_flight_; });
+AdapterGate::Entry AdapterGate::TryAcquire(std::function<void()> on_free) {
+  std::lock_guard lock(mutex_);
+  if (in_flight_ >= max_in_flight_) {
+    waiters_.push_back(std::move(on_free));
+    return Entry{Entry::Kind::kFull, milliseconds(0)};
+  }
   const auto admission = breaker_.Admit(Clock::now());
-  if (admission.allowed) ++in_flight_;
-  return admission;
+  if (!admission.allowed) return Entry{Entry::Kind::kRefused, admission.retry_after};
+  ++in_flight_;
+  return Entry{Entry::Kind::kAdmitted, milliseconds(0)};
+}
+
+void AdapterGate::Freed() {
+  std::function<void()> next;
+  {
+    std::lock_guard lock(mutex_);
+    if (waiters_.empty() || in_flight_ >= max_in_flight_) return;
+    next = std::move(waiters_.front());
+    waiters_.pop_front();
+  }
+  next();
 }
 
 void AdapterGate::Release(grpc::StatusCode code) {
@@ -94,7 +109,7 @@ void AdapterGate::Release(grpc::StatusCode code) {
       breaker_.RecordSuccess();
     }
   }
-  freed_.notify_one();
+  Freed();
 }
 
 void AdapterGate::ReleaseWithoutCall() {
@@ -103,7 +118,23 @@ void AdapterGate::ReleaseWithoutCall() {
     --in_flight_;
     breaker_.RecordNoCall();
   }
-  freed_.notify_one();
+  Freed();
+}
+
+void AdapterGate::SetLimits(int max_in_flight, BreakerPolicy policy) {
+  int room = 0;
+  {
+    std::lock_guard lock(mutex_);
+    max_in_flight_ = max_in_flight;
+    breaker_.SetPolicy(policy);
+    room = std::max(0, max_in_flight_ - in_flight_);
+  }
+  for (int i = 0; i < room; ++i) Freed();
+}
+
+int AdapterGate::waiting() {
+  std::lock_guard lock(mutex_);
+  return static_cast<int>(waiters_.size());
 }
 
 CircuitBreaker::State AdapterGate::state() {

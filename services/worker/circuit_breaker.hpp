@@ -3,7 +3,8 @@
 #include <grpcpp/support/status_code_enum.h>
 
 #include <chrono>
-#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <string_view>
 
@@ -42,6 +43,8 @@ class CircuitBreaker {
   };
 
   explicit CircuitBreaker(BreakerPolicy policy) : policy_(policy) {}
+  // A new policy (a reload); the state and failure count stay.
+  void SetPolicy(BreakerPolicy policy) { policy_ = policy; }
 
   [[nodiscard]] Admission Admit(TimePoint now);
   // The end of an admitted call. A call that is neither (it was never made) must not be reported.
@@ -65,32 +68,47 @@ class CircuitBreaker {
 [[nodiscard]] std::string_view BreakerStateName(CircuitBreaker::State state);
 
 // The per-adapter limits in front of every call: at most `max_in_flight` calls at once, and a
-// circuit breaker. Thread-safe. Use: Acquire (blocks while the adapter is at its in-flight limit)
-// -> if admitted, make the call and Release with its gRPC code; if refused, make no call and park
-// the job for `retry_after`.
+// circuit breaker. Thread-safe, never blocks. Use: TryAcquire ->
+//   kAdmitted: make the call, then Release with its gRPC code (ReleaseWithoutCall if none was made);
+//   kRefused:  the breaker refuses: make no call, park the job for `retry_after`;
+//   kFull:     at the in-flight limit: the gate keeps `on_free` and calls it once (outside its
+//              lock, on the thread that frees room) when a call ends or the limit rises; the
+//              caller then tries again. No thread waits, so one adapter at its limit never holds
+//              up calls to another.
 class AdapterGate {
  public:
   using Clock = std::chrono::steady_clock;
   AdapterGate(int max_in_flight, BreakerPolicy policy)
       : max_in_flight_(max_in_flight), breaker_(policy) {}
 
-  [[nodiscard]] CircuitBreaker::Admission Acquire();
+  struct Entry {
+    enum class Kind { kAdmitted, kRefused, kFull };
+    Kind kind = Kind::kAdmitted;
+    std::chrono::milliseconds retry_after{0};  // kRefused
+  };
+  [[nodiscard]] Entry TryAcquire(std::function<void()> on_free);
   void Release(grpc::StatusCode code);
   // For an admission whose call was not made.
   void ReleaseWithoutCall();
+  // A reload's new limits for the same adapter: the in-flight count and breaker state stay.
+  void SetLimits(int max_in_flight, BreakerPolicy policy);
 
   [[nodiscard]] CircuitBreaker::State state();
-  // How long until the breaker could admit a call (0 when it could now): the claim loop claims
-  // nothing for a refusing adapter, so parked jobs are not claimed only to be parked again.
+  // How long until the breaker could admit a call (0 when it could now).
   [[nodiscard]] std::chrono::milliseconds TimeUntilAdmission();
   [[nodiscard]] int in_flight();
+  // Jobs waiting for room (kFull, not yet called back).
+  [[nodiscard]] int waiting();
 
  private:
-  const int max_in_flight_;
+  // Ends one call under the lock; wakes the next waiter outside it.
+  void Freed();
+
   std::mutex mutex_;
-  std::condition_variable freed_;
+  int max_in_flight_;
   int in_flight_ = 0;
   CircuitBreaker breaker_;
+  std::deque<std::function<void()>> waiters_;
 };
 
 }  // namespace payorch::worker

@@ -38,6 +38,21 @@ std::optional<std::pair<std::string, unsigned short>> ParseListen(const std::str
                         static_cast<unsigned short>(port));
 }
 
+AdaptersConfig EffectiveAdapters(const WorkerConfig& config) {
+  if (config.adapters) return *config.adapters;
+  AdaptersConfig adapters;
+  AdapterSettings settings;
+  settings.name = config.adapter_name;
+  settings.address = config.adapter_address;
+  settings.deadline = config.adapter_deadline;
+  settings.max_in_flight = config.adapter_max_in_flight;
+  settings.retry = config.retry;
+  settings.breaker = config.breaker;
+  adapters.adapters.emplace(settings.name, settings);
+  adapters.default_adapter = settings.name;
+  return adapters;
+}
+
 core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* argv) {
   WorkerConfig config;
   std::int64_t deadline_ms = config.adapter_deadline.count();
@@ -53,6 +68,9 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   app.add_option("--database-url", config.database_url, "PostgreSQL URL")
       ->envname("PAYORCH_DATABASE_URL")
       ->required();
+  app.add_option("--adapters-config", config.adapters_config_path,
+                 "YAML file of adapters and routes (docs/routing.md); reloaded on SIGHUP")
+      ->envname("PAYORCH_ADAPTERS_CONFIG");
   app.add_option("--adapter-name", config.adapter_name, "Name recorded for the adapter")
       ->envname("PAYORCH_ADAPTER_NAME");
   app.add_option("--adapter-address", config.adapter_address, "host:port of the gRPC adapter")
@@ -124,13 +142,27 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
     return ConfigExit{2};
   };
   if (config.database_url.empty()) return fail("--database-url must not be empty");
+  // The single-adapter flags are a shorthand for a one-adapter file: both at once would leave it
+  // unclear which settings apply.
+  if (!config.adapters_config_path.empty()) {
+    for (const char* flag :
+         {"--adapter-name", "--adapter-address", "--adapter-deadline-ms", "--max-attempts",
+          "--backoff-base-ms", "--backoff-max-ms", "--adapter-max-in-flight", "--breaker-failures",
+          "--breaker-probe-ms"}) {
+      if (app.count(flag) > 0) {
+        return fail(std::string("--adapters-config and ") + flag +
+                    " (or its environment variable) are both set: the adapters file holds every "
+                    "adapter setting; use one or the other");
+      }
+    }
+  }
   if (config.adapter_address.empty()) return fail("--adapter-address must not be empty");
   if (config.adapter_name.empty()) return fail("--adapter-name must not be empty");
   if (max_ms < base_ms) return fail("--backoff-max-ms must be at least --backoff-base-ms");
   // An attempt on an in-doubt job makes up to two calls (GetPaymentStatus, then the payment
   // call), each bounded by the deadline; the lease must outlast both, or a live worker's job would
   // be rescued by another while its call is still running.
-  if (lease_ms <= 2 * deadline_ms) {
+  if (config.adapters_config_path.empty() && lease_ms <= 2 * deadline_ms) {
     return fail("--lease-ms (" + std::to_string(lease_ms) +
                 ") must exceed twice --adapter-deadline-ms (" + std::to_string(deadline_ms) + ")");
   }
@@ -148,6 +180,11 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   config.retry.max_delay = std::chrono::milliseconds(max_ms);
   config.lease = std::chrono::milliseconds(lease_ms);
   config.poll_interval = std::chrono::milliseconds(poll_ms);
+  if (!config.adapters_config_path.empty()) {
+    auto adapters = LoadAdaptersConfig(config.adapters_config_path, config.lease);
+    if (!adapters.ok()) return fail(adapters.error());
+    config.adapters = std::move(adapters.value());
+  }
   return config;
 }
 

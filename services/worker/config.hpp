@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "services/core/result.hpp"
+#include "services/worker/adapters_config.hpp"
 #include "services/worker/circuit_breaker.hpp"
 #include "services/worker/retry_policy.hpp"
 
@@ -15,6 +16,11 @@ namespace payorch::worker {
 // flags and their environment variables).
 struct WorkerConfig {
   std::string database_url;
+  // --adapters-config: the adapters file (several adapters, routes; reloaded on SIGHUP). When set,
+  // `adapters` holds its parsed content and the single-adapter fields below are unused.
+  std::string adapters_config_path;
+  std::optional<AdaptersConfig> adapters;
+  // The single-adapter settings (flags): shorthand for a file with one adapter as the default.
   std::string adapter_name = "default";
   std::string adapter_address = "127.0.0.1:50051";
   std::chrono::milliseconds adapter_deadline{5000};
@@ -44,8 +50,13 @@ struct ConfigExit {
   int exit_code = 2;
 };
 
+// The adapters a worker runs with: `adapters` when a file was given, else one adapter made of
+// the single-adapter fields, with no routes and itself as the default.
+AdaptersConfig EffectiveAdapters(const WorkerConfig& config);
+
 // Parses flags with environment fallbacks:
 //   --database-url         PAYORCH_DATABASE_URL        required
+//   --adapters-config      PAYORCH_ADAPTERS_CONFIG     (none) excludes every adapter flag below
 //   --adapter-name         PAYORCH_ADAPTER_NAME        "default"
 //   --adapter-address      PAYORCH_ADAPTER_ADDRESS     127.0.0.1:50051
 //   --adapter-deadline-ms  PAYORCH_ADAPTER_DEADLINE_MS 5000

@@ -30,6 +30,19 @@ std::optional<std::string> NonEmpty(const std::string& text) {
   return text;
 }
 
+// The attempt row's identity, started now.
+db::AttemptRecord StartRecord(const db::ClaimedJob& job, const std::string& worker_id,
+                              const std::string& adapter) {
+  db::AttemptRecord record;
+  record.job_id = job.id;
+  record.fence = job.fence;
+  record.attempt = job.attempt;
+  record.worker_id = worker_id;
+  record.adapter = adapter;
+  record.started_at = std::chrono::system_clock::now();
+  return record;
+}
+
 void FillMeta(gateway_v1::RequestMeta* meta, const db::ClaimedJob& job) {
   meta->set_idempotency_key(job.idempotency_key);
   meta->set_job_id(job.id);
@@ -74,6 +87,23 @@ gateway_v1::SubscriptionEvent BuildSubscriptionEvent(const core::CleengEvent& ev
   out.set_token(event.token);
   out.set_raw_event_json(raw_event);
   return out;
+}
+
+AttemptPlan DeadWithoutCall(const db::ClaimedJob& job, const std::string& worker_id,
+                            const std::string& adapter, std::string reason) {
+  AttemptPlan plan;
+  db::AttemptRecord& record = plan.record;
+  record = StartRecord(job, worker_id, adapter);
+  record.rpc = "none";
+  record.grpc_status = "NONE";
+  record.error = reason;
+  record.decision = "dead";
+  record.finished_at = record.started_at;
+  plan.decision.kind = DecisionKind::kDead;
+  plan.decision.reason = reason;
+  plan.transition.kind = db::JobTransition::Kind::kDead;
+  plan.transition.error = std::move(reason);
+  return plan;
 }
 
 // One attempt in progress: everything its continuations need.
@@ -128,26 +158,10 @@ void JobExecutor::Execute(const db::ClaimedJob& job,
   attempt->authorization_reference = authorization_reference;
   attempt->jitter = jitter;
   attempt->done = std::move(done);
-  AttemptPlan& plan = attempt->plan;
-  db::AttemptRecord& record = plan.record;
-  record.job_id = job.id;
-  record.fence = job.fence;
-  record.attempt = job.attempt;
-  record.worker_id = worker_id_;
-  record.adapter = adapter_name_;
-  record.started_at = std::chrono::system_clock::now();
+  attempt->plan.record = StartRecord(job, worker_id_, adapter_name_);
 
   auto dead_without_call = [&](std::string reason) {
-    record.rpc = "none";
-    record.grpc_status = "NONE";
-    record.error = reason;
-    record.decision = "dead";
-    record.finished_at = std::chrono::system_clock::now();
-    plan.decision.kind = DecisionKind::kDead;
-    plan.decision.reason = reason;
-    plan.transition.kind = db::JobTransition::Kind::kDead;
-    plan.transition.error = std::move(reason);
-    attempt->done(std::move(plan));
+    attempt->done(DeadWithoutCall(job, worker_id_, adapter_name_, std::move(reason)));
   };
 
   const auto topic = core::TopicFromName(job.topic);

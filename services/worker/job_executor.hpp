@@ -36,6 +36,11 @@ struct AttemptPlan {
   bool called = false;
 };
 
+// The plan of an attempt that ends the job dead without any call (`reason` becomes last_error and
+// the attempt's error): an event payorch cannot act on, or one that routes to no adapter.
+AttemptPlan DeadWithoutCall(const db::ClaimedJob& job, const std::string& worker_id,
+                            const std::string& adapter, std::string reason);
+
 // Runs one attempt of a claimed job against the adapter:
 //   - a job claimed from in doubt first asks GetPaymentStatus for its idempotency key; a found
 //     result is the attempt's result, a not-found key is called again with the same key;

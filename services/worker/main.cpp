@@ -25,8 +25,8 @@ int main(int argc, char** argv) {
   if (config.check_config) {
     std::cout << "payorch-worker: configuration ok (database="
               << payorch::core::RedactDatabaseUrl(config.database_url)
-              << " adapter=" << config.adapter_name << " adapter_address=" << config.adapter_address
-              << " metrics_listen=" << config.metrics_listen << ")\n";
+              << " metrics_listen=" << config.metrics_listen << ")\n"
+              << payorch::worker::DescribeAdapters(payorch::worker::EffectiveAdapters(config));
     return 0;
   }
   if (!payorch::core::InitLogging("worker", config.log_level,
@@ -38,20 +38,27 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reload the adapters file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   spdlog::info(
-      "starting worker_id={} database={} adapter={} adapter_address={} deadline_ms={} "
-      "lease_ms={} concurrency={} claim_batch={} max_attempts={} max_in_flight={} "
-      "breaker_failures={} breaker_probe_ms={} metrics_listen={}",
-      config.worker_id, payorch::core::RedactDatabaseUrl(config.database_url), config.adapter_name,
-      config.adapter_address, config.adapter_deadline.count(), config.lease.count(),
-      config.concurrency, config.claim_batch, config.retry.max_attempts,
-      config.adapter_max_in_flight, config.breaker.failure_threshold,
-      config.breaker.probe_interval.count(), config.metrics_listen);
+      "starting worker_id={} database={} adapters_config={} lease_ms={} concurrency={} "
+      "claim_batch={} metrics_listen={}",
+      config.worker_id, payorch::core::RedactDatabaseUrl(config.database_url),
+      config.adapters_config_path.empty() ? "-" : config.adapters_config_path,
+      config.lease.count(), config.concurrency, config.claim_batch, config.metrics_listen);
 
   payorch::core::Registry registry;
-  payorch::worker::Worker worker(config, registry);
+  std::unique_ptr<payorch::worker::Worker> worker_owner;
+  try {
+    worker_owner = std::make_unique<payorch::worker::Worker>(config, registry);
+  } catch (const std::runtime_error& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 2;
+  }
+  payorch::worker::Worker& worker = *worker_owner;
+  spdlog::info("adapters\n{}",
+               payorch::worker::DescribeAdapters(payorch::worker::EffectiveAdapters(config)));
 
   // The status server's io_context runs on one thread of its own: /metrics and /healthz must
   // answer even while every slot is blocked in a call.
@@ -110,7 +117,30 @@ int main(int argc, char** argv) {
   }
 
   int received = 0;
-  sigwait(&signals, &received);
+  while (true) {
+    sigwait(&signals, &received);
+    if (received != SIGHUP) break;
+    if (config.adapters_config_path.empty()) {
+      spdlog::warn("SIGHUP ignored: no --adapters-config to reload");
+      continue;
+    }
+    // Invalid: the running configuration stays, and the error says why.
+    auto reloaded = payorch::worker::LoadAdaptersConfig(config.adapters_config_path, config.lease);
+    if (!reloaded.ok()) {
+      worker.CountRejectedReload();
+      spdlog::error("adapters config reload rejected, keeping the running configuration "
+                    "error=\"{}\"", reloaded.error());
+      continue;
+    }
+    if (const auto error = worker.Reload(reloaded.value())) {
+      spdlog::error("adapters config reload rejected, keeping the running configuration "
+                    "error=\"{}\"", *error);
+      continue;
+    }
+    spdlog::info("adapters config reloaded path={} adapters={} routes={}",
+                 config.adapters_config_path, reloaded.value().adapters.size(),
+                 reloaded.value().routes.size());
+  }
   spdlog::info("stopping signal={} (releasing claimed jobs, finishing calls in flight)",
                received == SIGTERM ? "SIGTERM" : "SIGINT");
   worker.Stop();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <thread>
 
 #include "db/database.hpp"
@@ -24,16 +25,68 @@ constexpr std::size_t kRecordBatch = 512;
 constexpr milliseconds kStopCheckInterval{100};
 // How often the claim loop samples the queue lag (one cheap index probe).
 constexpr milliseconds kQueueLagInterval{2000};
+// A job whose adapter is at its in-flight limit while too many jobs already wait for it is given
+// back for this long, so that one slow adapter cannot hold every slot of the worker.
+constexpr milliseconds kAdapterBusyDelay{200};
+// The adapter recorded on the attempt of a job that routed nowhere.
+constexpr const char* kNoAdapter = "none";
 
 }  // namespace
 
 Worker::Worker(const WorkerConfig& config, core::Registry& registry)
-    : config_(config),
-      client_(config.adapter_address, config.adapter_deadline),
-      executor_(client_, config.adapter_name, config.worker_id, config.retry),
-      gate_(config.adapter_max_in_flight > 0 ? config.adapter_max_in_flight : config.concurrency,
-            config.breaker),
-      metrics_(registry, config.adapter_name) {}
+    : config_(config), registry_(registry), metrics_(registry) {
+  auto table = BuildRoutingTable(EffectiveAdapters(config), nullptr, config.concurrency,
+                                 config.worker_id, registry);
+  // Validation read every TLS file already; this fails only if one vanished since.
+  if (!table.ok()) throw std::runtime_error(table.error());
+  table_ = table.value();
+}
+
+std::shared_ptr<const RoutingTable> Worker::Table() {
+  std::lock_guard lock(table_mutex_);
+  return table_;
+}
+
+std::shared_ptr<AdapterGate> Worker::Gate(const std::string& adapter) {
+  const auto table = Table();
+  const auto found = table->adapters.find(adapter);
+  return found == table->adapters.end() ? nullptr : found->second->gate;
+}
+
+void Worker::CountRejectedReload() { metrics_.reloads_error.Increment(); }
+
+std::optional<std::string> Worker::Reload(const AdaptersConfig& adapters) {
+  std::lock_guard reload_lock(reload_mutex_);
+  const auto previous = Table();
+  auto table = BuildRoutingTable(adapters, previous.get(), config_.concurrency, config_.worker_id,
+                                 registry_);
+  if (!table.ok()) {
+    metrics_.reloads_error.Increment();
+    return table.error();
+  }
+  {
+    std::lock_guard lock(table_mutex_);
+    table_ = table.value();
+  }
+  metrics_.reloads_ok.Increment();
+  for (const auto& [name, runtime] : table.value()->adapters) {
+    const auto old = previous->adapters.find(name);
+    const char* change = old == previous->adapters.end()                ? "added"
+                         : old->second->channel == runtime->channel ? "kept_connection"
+                                                                        : "new_connection";
+    spdlog::info("adapter configured adapter={} address={} tls={} deadline_ms={} max_in_flight={} "
+                 "max_attempts={} change={}",
+                 name, runtime->settings.address, runtime->settings.tls.enabled,
+                 runtime->settings.deadline.count(), runtime->settings.max_in_flight,
+                 runtime->settings.retry.max_attempts, change);
+  }
+  for (const auto& [name, runtime] : previous->adapters) {
+    if (table.value()->adapters.count(name) == 0) {
+      spdlog::info("adapter removed adapter={} (its calls in flight finish)", name);
+    }
+  }
+  return std::nullopt;
+}
 
 void Worker::Stop() {
   {
@@ -103,13 +156,11 @@ void Worker::RunClaimLoop() {
         spdlog::warn("queue lag sample failed error=\"{}\"", e.what());
       }
     }
-    metrics_.SetBreakerState(static_cast<int>(gate_.state()));
-
-    // An adapter whose breaker refuses calls gets no claims: they would only be parked again.
-    const milliseconds refusing = gate_.TimeUntilAdmission();
-    if (refusing.count() > 0) {
-      SleepUnlessStopping(std::min(refusing, kStopCheckInterval));
-      continue;
+    // Breakers move from open to half-open by time alone: show it without waiting for a call.
+    // A refusing breaker does not stop claims: jobs of other adapters must go on, and a job of
+    // the refusing one is released unattempted by its dispatcher.
+    for (const auto& [name, runtime] : Table()->adapters) {
+      runtime->metrics.SetBreakerState(static_cast<int>(runtime->gate->state()));
     }
 
     const int free_slots = WaitForFreeSlots();
@@ -136,8 +187,8 @@ void Worker::RunClaimLoop() {
         for (auto& job : jobs) {
           if (job.lease_expired) {
             metrics_.rescues.Increment();
-            spdlog::warn("rescued job with expired lease job_id={} attempt={} adapter={}", job.id,
-                         job.attempt, config_.adapter_name);
+            spdlog::warn("rescued job with expired lease job_id={} attempt={}", job.id,
+                         job.attempt);
           }
           queue_.push_back(Claimed{std::move(job), claimed_at + config_.lease});
           ++busy_;
@@ -185,7 +236,9 @@ void Worker::RunSlot() {
       std::unique_lock lock(mutex_);
       // Leave only once the claim loop has ended and every claimed job has been taken: a job
       // claimed just before Stop must still run, or it would sit leased until rescued.
-      jobs_ready_.wait(lock, [&] { return !queue_.empty() || claim_loop_done_; });
+      // Jobs waiting in a full adapter's gate come back to the queue when one of its calls ends.
+      jobs_ready_.wait(lock,
+                       [&] { return !queue_.empty() || (claim_loop_done_ && waiting_ == 0); });
       if (queue_.empty()) break;
       claimed = std::move(queue_.front());
       queue_.pop_front();
@@ -193,7 +246,10 @@ void Worker::RunSlot() {
     bool handed_to_recorder = false;
     if (stopping_) {
       // Not started yet: give it back rather than start a call during shutdown.
-      Release(claimed, connection, milliseconds(0), "shutdown");
+      std::string no_route;
+      const auto runtime =
+          Table()->Route(claimed.job.payment_gateway, claimed.job.payment_method_id, no_route);
+      Release(claimed, connection, milliseconds(0), "shutdown", runtime.get());
     } else {
       handed_to_recorder = HandleJob(claimed, connection, random);
     }
@@ -242,7 +298,7 @@ void Worker::RunRecorder() {
             record.decision);
         continue;
       }
-      AfterRecord(pending.claimed, pending.plan, recorded[i]);
+      AfterRecord(pending, recorded[i]);
     }
     EndHolds(static_cast<int>(batch.size()));
   }
@@ -289,7 +345,7 @@ steady_clock::time_point Worker::RecordUntil(const Claimed& claimed) {
 }
 
 void Worker::Release(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
-                     milliseconds delay, const char* reason) {
+                     milliseconds delay, const char* reason, AdapterRuntime* runtime) {
   const db::ClaimedJob& job = claimed.job;
   bool released = false;
   const bool reached = WithDatabase(connection, GiveUpAt(claimed), "release claim", job.id,
@@ -299,70 +355,127 @@ void Worker::Release(const Claimed& claimed, std::unique_ptr<pqxx::connection>& 
   if (!reached || !released) {
     // Either way nothing is lost: the lease expires and the job is rescued (as in doubt).
     spdlog::warn("claim not released job_id={} attempt={} adapter={} reason={} lease_lost={}",
-                 job.id, job.attempt, config_.adapter_name, reason, reached && !released);
+                 job.id, job.attempt, runtime ? runtime->settings.name : "-", reason,
+                 reached && !released);
     return;
   }
-  (std::string_view(reason) == "shutdown" ? metrics_.parked_shutdown : metrics_.parked_breaker)
-      .Increment();
+  if (runtime != nullptr) {
+    const std::string_view why(reason);
+    (why == "breaker_open" ? runtime->metrics.parked_breaker
+     : why == "shutdown"   ? runtime->metrics.parked_shutdown
+                           : runtime->metrics.parked_busy)
+        .Increment();
+  }
   spdlog::info("job parked without an attempt job_id={} attempt={} adapter={} reason={} "
                "retry_in_ms={}",
-               job.id, job.attempt, config_.adapter_name, reason, delay.count());
+               job.id, job.attempt, runtime ? runtime->settings.name : "-", reason,
+               delay.count());
 }
 
 bool Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
                        std::mt19937_64& random) {
   const db::ClaimedJob& job = claimed.job;
-  const auto give_up_at = GiveUpAt(claimed);
+
+  // Routed now, with the table of this moment: a reload applies to every job dispatched after it.
+  std::string no_route;
+  std::shared_ptr<AdapterRuntime> runtime =
+      Table()->Route(job.payment_gateway, job.payment_method_id, no_route);
+  if (!runtime) {
+    // Dead without a call; an operator fixes the file, reloads, and replays the job.
+    QueueRecord(claimed, DeadWithoutCall(job, config_.worker_id, kNoAdapter, no_route), nullptr);
+    return true;
+  }
+  const std::string& adapter = runtime->settings.name;
 
   std::optional<std::string> authorization_reference;
   const auto topic = core::TopicFromName(job.topic);
   if (topic && *topic != core::Topic::kAuthorisation) {
     const bool found = WithDatabase(
-        connection, give_up_at, "authorization reference lookup", job.id, [&](pqxx::connection& c) {
+        connection, GiveUpAt(claimed), "authorization reference lookup", job.id,
+        [&](pqxx::connection& c) {
           authorization_reference =
               db::FindAuthorizationReference(c, job.broadcaster_id, job.subscription_id);
         });
     if (!found) {
       // No call without the reference it needs; the lease expires and the job is rescued.
       spdlog::error("job abandoned before the call job_id={} attempt={} adapter={}", job.id,
-                    job.attempt, config_.adapter_name);
+                    job.attempt, adapter);
       return false;
     }
   }
 
-  // The adapter's limits: wait for an in-flight slot; a refusing breaker parks the job unattempted.
-  const auto admission = gate_.Acquire();
-  metrics_.SetBreakerState(static_cast<int>(gate_.state()));
-  if (!admission.allowed) {
-    Release(claimed, connection, admission.retry_after, "breaker_open");
+  // The adapter's limits. Too many jobs already waiting for it: give this one back for a moment
+  // (an adapter may hold its in-flight limit plus an equal share of the slots).
+  const int most_waiting =
+      std::max(runtime->settings.max_in_flight,
+               config_.concurrency / static_cast<int>(Table()->adapters.size()));
+  if (runtime->gate->waiting() >= most_waiting) {
+    Release(claimed, connection, kAdapterBusyDelay, "adapter_busy", runtime.get());
     return false;
   }
-  metrics_.in_flight.Add(1);
-  std::uniform_real_distribution<double> jitter(0.0, 1.0);
-  // The call runs without this thread: its end (on a gRPC thread) tells the gate and hands the
-  // attempt to the recorder, which ends the job's hold.
-  executor_.Execute(job, authorization_reference, jitter(random), [this, claimed](AttemptPlan plan) {
-    metrics_.in_flight.Add(-1);
-    if (plan.called) {
-      gate_.Release(plan.last_code);
-    } else {
-      gate_.ReleaseWithoutCall();  // a job dead before any call tells the breaker nothing
-    }
-    metrics_.SetBreakerState(static_cast<int>(gate_.state()));
-    if (plan.status_lookup == "found") metrics_.in_doubt_found.Increment();
-    if (plan.status_lookup == "not_found") metrics_.in_doubt_not_found.Increment();
-    if (plan.status_lookup == "failed") metrics_.in_doubt_failed.Increment();
-    // Notified under the lock: once it is released this callback no longer touches the worker,
-    // which may then finish and be destroyed.
+  {
     std::lock_guard lock(mutex_);
-    records_.push_back(PendingRecord{claimed, std::move(plan)});
-    records_ready_.notify_one();
+    ++waiting_;  // before TryAcquire: the wake-up may run before it returns
+  }
+  const auto entry = runtime->gate->TryAcquire([this, claimed] {
+    // Room at the adapter (a call ended): the job goes back to the front of the queue and is
+    // routed again (a reload may have moved it meanwhile).
+    {
+      std::lock_guard lock(mutex_);
+      --waiting_;
+      queue_.push_front(claimed);
+    }
+    jobs_ready_.notify_one();
   });
+  if (entry.kind != AdapterGate::Entry::Kind::kFull) {
+    std::lock_guard lock(mutex_);
+    --waiting_;
+  }
+  runtime->metrics.SetBreakerState(static_cast<int>(runtime->gate->state()));
+  switch (entry.kind) {
+    case AdapterGate::Entry::Kind::kFull: return true;  // still held, by the gate's wake-up
+    case AdapterGate::Entry::Kind::kRefused:
+      Release(claimed, connection, entry.retry_after, "breaker_open", runtime.get());
+      return false;
+    case AdapterGate::Entry::Kind::kAdmitted: break;
+  }
+
+  runtime->metrics.in_flight.Add(1);
+  std::uniform_real_distribution<double> jitter(0.0, 1.0);
+  AdapterRuntime& used = *runtime;
+  // The call runs without this thread: its end (on a gRPC thread) tells the gate and hands the
+  // attempt to the recorder, which ends the job's hold. The callback owns the runtime until then,
+  // so a reload meanwhile cannot take the client or gate from under the call.
+  used.executor.Execute(
+      job, authorization_reference, jitter(random),
+      [this, claimed, runtime = std::move(runtime)](AttemptPlan plan) mutable {
+        runtime->metrics.in_flight.Add(-1);
+        if (plan.called) {
+          runtime->gate->Release(plan.last_code);
+        } else {
+          runtime->gate->ReleaseWithoutCall();  // a job dead before any call tells the breaker nothing
+        }
+        runtime->metrics.SetBreakerState(static_cast<int>(runtime->gate->state()));
+        if (plan.status_lookup == "found") runtime->metrics.in_doubt_found.Increment();
+        if (plan.status_lookup == "not_found") runtime->metrics.in_doubt_not_found.Increment();
+        if (plan.status_lookup == "failed") runtime->metrics.in_doubt_failed.Increment();
+        QueueRecord(claimed, std::move(plan), std::move(runtime));
+      });
   return true;
 }
 
-void Worker::AfterRecord(const Claimed& claimed, const AttemptPlan& plan, bool recorded) {
-  const db::ClaimedJob& job = claimed.job;
+void Worker::QueueRecord(const Claimed& claimed, AttemptPlan plan,
+                         std::shared_ptr<AdapterRuntime> runtime) {
+  // Notified under the lock: once it is released the caller no longer touches the worker, which
+  // may then finish and be destroyed.
+  std::lock_guard lock(mutex_);
+  records_.push_back(PendingRecord{claimed, std::move(plan), std::move(runtime)});
+  records_ready_.notify_one();
+}
+
+void Worker::AfterRecord(const PendingRecord& pending, bool recorded) {
+  const db::ClaimedJob& job = pending.claimed.job;
+  const AttemptPlan& plan = pending.plan;
   const auto& record = plan.record;
   if (!recorded) {
     metrics_.lease_lost.Increment();
@@ -375,15 +488,21 @@ void Worker::AfterRecord(const Claimed& claimed, const AttemptPlan& plan, bool r
   }
   const auto duration =
       std::chrono::duration_cast<milliseconds>(record.finished_at - record.started_at);
-  metrics_.AttemptRecorded(record.decision,
-                           std::chrono::duration<double>(record.finished_at - record.started_at)
-                               .count());
+  if (pending.runtime) {
+    pending.runtime->metrics.AttemptRecorded(
+        record.decision,
+        std::chrono::duration<double>(record.finished_at - record.started_at).count());
+  } else {
+    metrics_.unrouted.Increment();
+  }
   switch (plan.transition.kind) {
     case db::JobTransition::Kind::kSucceeded:
       metrics_.JobFinished("succeeded", plan.transition.outcome);
       break;
     case db::JobTransition::Kind::kDead: metrics_.JobFinished("dead", "none"); break;
-    case db::JobTransition::Kind::kRetry: metrics_.retries.Increment(); break;
+    case db::JobTransition::Kind::kRetry:
+      if (pending.runtime) pending.runtime->metrics.retries.Increment();
+      break;
     case db::JobTransition::Kind::kInDoubt: break;
   }
   spdlog::info(

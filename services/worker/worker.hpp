@@ -10,10 +10,8 @@
 
 #include "db/job_queue.hpp"
 #include "services/core/metrics.hpp"
-#include "services/worker/adapter_client.hpp"
-#include "services/worker/circuit_breaker.hpp"
+#include "services/worker/adapter_pool.hpp"
 #include "services/worker/config.hpp"
-#include "services/worker/job_executor.hpp"
 #include "services/worker/worker_metrics.hpp"
 
 namespace payorch::worker {
@@ -27,10 +25,18 @@ namespace payorch::worker {
 // so the calls in flight. Every thread that touches PostgreSQL has its own connection, reconnecting with
 // backoff after a failure, so a database outage slows the worker down but never stops it.
 //
-// Claims are bounded by `concurrency` jobs held at once (queued for a slot, in a call, or waiting
-// for the recorder): the worker never holds a lease on a job it is not about to run. Every call passes the adapter's gate (in-flight limit, circuit breaker); a job the gate
-// refuses is released unattempted (db::ReleaseClaim) to be claimed after the probe interval, and
-// the claim loop claims nothing while the breaker refuses.
+// Claims are bounded by `concurrency` jobs held at once (queued for a slot, waiting for its
+// adapter, in a call, or waiting for the recorder): the worker never holds a lease on a job it is
+// not about to run.
+//
+// Routing: when a dispatcher takes a job, the current routing table (EffectiveAdapters, replaced
+// by Reload) picks its adapter from the job's payment_gateway and payment_method_id; a job that
+// routes nowhere is dead without a call, its last_error naming the missing route. Every call
+// passes its adapter's gate: a refusing breaker releases the job unattempted (db::ReleaseClaim)
+// to be claimed after the probe interval; an adapter at its in-flight limit keeps the job waiting
+// (no thread waits) until one of its calls ends, or, when too many already wait for it, releases
+// it for a moment. Jobs of other adapters go on meanwhile: the claim loop never stops for one
+// adapter.
 //
 // On Stop the claim loop stops claiming; jobs claimed but not yet started are released
 // unattempted; calls in flight finish (bounded by the adapter deadline) and are recorded, with
@@ -49,8 +55,15 @@ class Worker {
   void RunRecorder();
   void Stop();
 
-  // The adapter's gate, for the metrics sampler and tests.
-  AdapterGate& gate() { return gate_; }
+  // Replaces the routing table: jobs dispatched from now on use `adapters`; calls in flight end
+  // on the runtime they started with. Adapters whose address and TLS did not change keep their
+  // channel and gate. The error (nothing changed) when a channel cannot be made.
+  std::optional<std::string> Reload(const AdaptersConfig& adapters);
+  // Counts a reload that failed before Reload (the file did not validate).
+  void CountRejectedReload();
+
+  // The gate of a configured adapter (nullptr when there is none by that name), for tests.
+  std::shared_ptr<AdapterGate> Gate(const std::string& adapter);
 
  private:
   struct Claimed {
@@ -66,8 +79,14 @@ class Worker {
   // when the job was released or abandoned here.
   bool HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
                  std::mt19937_64& random);
+  // Hands an attempt to the recorder (`runtime` null for a job that routed nowhere).
+  void QueueRecord(const Claimed& claimed, AttemptPlan plan,
+                   std::shared_ptr<AdapterRuntime> runtime);
+  // The current routing table.
+  std::shared_ptr<const RoutingTable> Table();
+  struct PendingRecord;
   // Metrics and the log line of an attempt the recorder recorded (or found its lease lost).
-  void AfterRecord(const Claimed& claimed, const AttemptPlan& plan, bool recorded);
+  void AfterRecord(const PendingRecord& pending, bool recorded);
   // Ends `count` holds: frees room for claims and lets the recorder notice the end.
   void EndHolds(int count);
   // Runs `operation` on a connection, reconnecting and retrying with backoff after a database
@@ -79,7 +98,7 @@ class Worker {
 
   // Gives a claimed job back unattempted (breaker open or stopping); logs when it cannot.
   void Release(const Claimed& claimed, std::unique_ptr<pqxx::connection>& connection,
-               std::chrono::milliseconds delay, const char* reason);
+               std::chrono::milliseconds delay, const char* reason, AdapterRuntime* runtime);
   // The latest time a slot keeps retrying a database step of `claimed`.
   std::chrono::steady_clock::time_point GiveUpAt(const Claimed& claimed);
   // The latest time a slot keeps retrying the record of an attempt: the lease, or the shutdown
@@ -87,10 +106,11 @@ class Worker {
   std::chrono::steady_clock::time_point RecordUntil(const Claimed& claimed);
 
   const WorkerConfig config_;
-  AdapterClient client_;
-  JobExecutor executor_;
-  AdapterGate gate_;
+  core::Registry& registry_;
   WorkerMetrics metrics_;
+  std::mutex table_mutex_;                     // guards table_ (the pointer, not the table)
+  std::shared_ptr<const RoutingTable> table_;  // immutable once published
+  std::mutex reload_mutex_;                    // one Reload at a time
   std::chrono::steady_clock::time_point stop_deadline_ =
       std::chrono::steady_clock::time_point::max();  // guarded by mutex_
 
@@ -99,9 +119,11 @@ class Worker {
   std::condition_variable jobs_ready_;  // a job was queued, or the claim loop ended
   std::condition_variable slot_freed_;  // a slot finished a job, or Stop was called
   std::deque<Claimed> queue_;           // claimed, not yet picked up; bounded by free slots
+  int waiting_ = 0;                     // jobs waiting in a full adapter's gate (part of busy_)
   struct PendingRecord {
     Claimed claimed;
     AttemptPlan plan;
+    std::shared_ptr<AdapterRuntime> runtime;  // null: the job routed nowhere
   };
   std::deque<PendingRecord> records_;   // attempts waiting for the recorder; bounded by busy_
   std::condition_variable records_ready_;

@@ -416,7 +416,7 @@ TEST(AdapterBreakerWorker, ParksJobsWithoutSpendingAttemptsThenResumes) {
 
   // The breaker opens after two failures.
   ASSERT_TRUE(testing::Eventually(
-      [&] { return worker->gate().state() != CircuitBreaker::State::kClosed; }, 10s));
+      [&] { return worker->Gate("default")->state() != CircuitBreaker::State::kClosed; }, 10s));
   // While down nothing may die: parked jobs spend no attempt,
   // and only the (few) calls actually made count. Let at least two probes fail.
   const int calls_when_open = gateway.calls_.load();
@@ -439,7 +439,7 @@ TEST(AdapterBreakerWorker, ParksJobsWithoutSpendingAttemptsThenResumes) {
                kJobs;
       },
       20s));
-  EXPECT_EQ(worker->gate().state(), CircuitBreaker::State::kClosed);
+  EXPECT_EQ(worker->Gate("default")->state(), CircuitBreaker::State::kClosed);
   // Parked jobs were never called while the adapter was down.
   {
     pqxx::nontransaction tx(*connection);

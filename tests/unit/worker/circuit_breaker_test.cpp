@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace payorch::worker {
@@ -140,17 +141,50 @@ TEST(IsAdapterFailure, OnlyUnreachableOverloadedOrSlow) {
 
 TEST(AdapterGate, RefusesWhileOpenAndCountsInFlight) {
   AdapterGate gate(2, BreakerPolicy{1, milliseconds(60000)});
-  const auto first = gate.Acquire();
-  ASSERT_TRUE(first.allowed);
+  const auto first = gate.TryAcquire([] {});
+  ASSERT_EQ(first.kind, AdapterGate::Entry::Kind::kAdmitted);
   EXPECT_EQ(gate.in_flight(), 1);
   gate.Release(grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(gate.in_flight(), 0);
   EXPECT_EQ(gate.state(), State::kOpen);
-  const auto refused = gate.Acquire();
-  EXPECT_FALSE(refused.allowed);
+  const auto refused = gate.TryAcquire([] {});
+  EXPECT_EQ(refused.kind, AdapterGate::Entry::Kind::kRefused);
   EXPECT_GT(refused.retry_after.count(), 0);
   EXPECT_EQ(gate.in_flight(), 0);
+  EXPECT_EQ(gate.waiting(), 0);
   EXPECT_GT(gate.TimeUntilAdmission().count(), 0);
+}
+
+TEST(AdapterGate, AtTheLimitKeepsTheWaiterAndWakesItWhenACallEnds) {
+  AdapterGate gate(1, BreakerPolicy{5, milliseconds(1000)});
+  ASSERT_EQ(gate.TryAcquire([] {}).kind, AdapterGate::Entry::Kind::kAdmitted);
+  int woken = 0;
+  EXPECT_EQ(gate.TryAcquire([&] { ++woken; }).kind, AdapterGate::Entry::Kind::kFull);
+  EXPECT_EQ(gate.TryAcquire([&] { woken += 10; }).kind, AdapterGate::Entry::Kind::kFull);
+  EXPECT_EQ(gate.waiting(), 2);
+  EXPECT_EQ(woken, 0);
+  gate.Release(grpc::StatusCode::OK);  // one call ended: the first waiter, only it
+  EXPECT_EQ(woken, 1);
+  EXPECT_EQ(gate.waiting(), 1);
+  ASSERT_EQ(gate.TryAcquire([] {}).kind, AdapterGate::Entry::Kind::kAdmitted);  // the woken retry
+  // A reload that raises the limit wakes as many waiters as there is new room.
+  gate.SetLimits(2, BreakerPolicy{5, milliseconds(1000)});
+  EXPECT_EQ(woken, 11);
+  EXPECT_EQ(gate.waiting(), 0);
+  EXPECT_EQ(gate.in_flight(), 1);
+}
+
+TEST(AdapterGate, SetLimitsKeepsTheBreakerState) {
+  AdapterGate gate(4, BreakerPolicy{1, milliseconds(60000)});
+  ASSERT_EQ(gate.TryAcquire([] {}).kind, AdapterGate::Entry::Kind::kAdmitted);
+  gate.Release(grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_EQ(gate.state(), State::kOpen);
+  gate.SetLimits(8, BreakerPolicy{3, milliseconds(1)});
+  EXPECT_EQ(gate.state(), State::kOpen);
+  // The new, short probe interval applies to the open breaker at once.
+  std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_EQ(gate.TryAcquire([] {}).kind, AdapterGate::Entry::Kind::kAdmitted);
+  EXPECT_EQ(gate.state(), State::kHalfOpen);
 }
 
 }  // namespace

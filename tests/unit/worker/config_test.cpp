@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -64,6 +67,75 @@ TEST(WorkerConfig, BadSettingsExitTwo) {
     ASSERT_FALSE(config.ok()) << args.back();
     EXPECT_EQ(config.error().exit_code, 2) << args.back();
   }
+}
+
+// A file of the test's own, removed at the end.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    char pattern[] = "/tmp/payorch-adapters-XXXXXX";
+    const int fd = ::mkstemp(pattern);
+    path_ = pattern;
+    std::ofstream(path_) << text;
+    ::close(fd);
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(WorkerConfig, SingleAdapterFlagsAreADefaultRoute) {
+  const auto config = Parse({"--database-url", "postgresql://x@127.0.0.1/db", "--adapter-name",
+                             "solo", "--adapter-address", "127.0.0.1:7", "--max-attempts", "4"});
+  ASSERT_TRUE(config.ok());
+  const AdaptersConfig adapters = EffectiveAdapters(config.value());
+  ASSERT_EQ(adapters.adapters.size(), 1u);
+  EXPECT_EQ(adapters.adapters.at("solo").address, "127.0.0.1:7");
+  EXPECT_EQ(adapters.adapters.at("solo").retry.max_attempts, 4);
+  EXPECT_TRUE(adapters.routes.empty());
+  EXPECT_EQ(adapters.default_adapter, std::optional<std::string>("solo"));
+}
+
+TEST(WorkerConfig, AdaptersFileFromFlagOrEnvironment) {
+  TempFile file("adapters:\n  a: {address: 127.0.0.1:1, deadline_ms: 100}\n"
+                "routes:\n  - {payment_gateway: adyen, adapter: a}\n");
+  const auto by_flag = Parse({"--database-url", "postgresql://x@127.0.0.1/db", "--adapters-config",
+                              file.path()});
+  ASSERT_TRUE(by_flag.ok());
+  ASSERT_TRUE(by_flag.value().adapters);
+  EXPECT_EQ(EffectiveAdapters(by_flag.value()).routes.size(), 1u);
+  EXPECT_FALSE(EffectiveAdapters(by_flag.value()).default_adapter);
+
+  ::setenv("PAYORCH_ADAPTERS_CONFIG", file.path().c_str(), 1);
+  const auto by_env = Parse({"--database-url", "postgresql://x@127.0.0.1/db"});
+  ::unsetenv("PAYORCH_ADAPTERS_CONFIG");
+  ASSERT_TRUE(by_env.ok());
+  EXPECT_EQ(by_env.value().adapters_config_path, file.path());
+  EXPECT_EQ(EffectiveAdapters(by_env.value()).adapters.at("a").deadline.count(), 100);
+}
+
+TEST(WorkerConfig, AdaptersFileWithAdapterFlagsOrBadContentExitsTwo) {
+  TempFile file("adapters:\n  a: {address: 127.0.0.1:1, deadline_ms: 3000}\n");
+  const std::string db = "postgresql://x@127.0.0.1/db";
+  const std::vector<std::vector<std::string>> bad = {
+      {"--database-url", db, "--adapters-config", file.path(), "--adapter-address", "x:1"},
+      {"--database-url", db, "--adapters-config", file.path(), "--max-attempts", "3"},
+      {"--database-url", db, "--adapters-config", file.path(), "--breaker-failures", "3"},
+      // lease 5000 does not exceed twice the file's 3000 ms deadline
+      {"--database-url", db, "--adapters-config", file.path(), "--lease-ms", "5000"},
+      {"--database-url", db, "--adapters-config", "/nonexistent/adapters.yaml"},
+  };
+  for (const auto& args : bad) {
+    const auto config = Parse(args);
+    ASSERT_FALSE(config.ok()) << args[4];
+    EXPECT_EQ(config.error().exit_code, 2) << args[4];
+  }
+  ::setenv("PAYORCH_ADAPTER_ADDRESS", "127.0.0.1:9", 1);
+  const auto env_conflict = Parse({"--database-url", db, "--adapters-config", file.path()});
+  ::unsetenv("PAYORCH_ADAPTER_ADDRESS");
+  EXPECT_FALSE(env_conflict.ok());
 }
 
 TEST(ParseListen, HostAndPort) {
