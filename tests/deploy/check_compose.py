@@ -20,6 +20,19 @@ import yaml
 LONG_RUNNING = {"payorch-ingress", "payorch-worker", "payorch-sandbox-gateway"}
 
 
+def bind_mounts(service):
+    """(container path, host path) of each file or folder bind-mounted from the host, in either
+    form docker-compose resolves to: "HOST:CONTAINER[:MODE]" or a mapping."""
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type") == "bind":
+                yield volume["target"], volume["source"]
+            continue
+        parts = str(volume).split(":")
+        if len(parts) >= 2 and parts[0].startswith("/"):
+            yield parts[1], parts[0]
+
+
 def main() -> int:
     repo, bin_dir = sys.argv[1], sys.argv[2]
     resolved = subprocess.run(
@@ -38,9 +51,12 @@ def main() -> int:
         environment = service.get("environment") or {}
         if isinstance(environment, list):
             environment = dict(item.split("=", 1) for item in environment)
-        # Only what compose sets, plus PATH: nothing from this machine may leak in.
+        # Only what compose sets, plus PATH: nothing from this machine may leak in. A setting
+        # that names a file bind-mounted from the repository (the workers' adapters file) is
+        # pointed at that file here, so the binary validates the file the container will read.
+        mounts = dict(bind_mounts(service))
         env = {"PATH": "/usr/bin:/bin"}
-        env.update({key: str(value) for key, value in environment.items()})
+        env.update({key: mounts.get(str(value), str(value)) for key, value in environment.items()})
         run = subprocess.run([os.path.join(bin_dir, command[0]), *command[1:], "--check-config"],
                              env=env, capture_output=True, text=True, timeout=30, check=False)
         checked += 1
