@@ -1,7 +1,7 @@
 #include "db/job_intake.hpp"
 
 #include <algorithm>
-#include <map>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -52,16 +52,20 @@ class ArrayLiteral {
   void AddText(std::string_view value) {
     Separate();
     text_.push_back('"');
-    // Copy the runs between characters that need escaping in one go (raw events are mostly
-    // such runs).
-    while (!value.empty()) {
-      const auto special = value.find_first_of("\"\\");
-      text_.append(value.substr(0, special));
-      if (special == std::string_view::npos) break;
-      text_.push_back('\\');
-      text_.push_back(value[special]);
-      value.remove_prefix(special + 1);
+    // Copy the runs between characters that need escaping in one go. One pass with two
+    // comparisons per byte: find_first_of("\"\\") calls memchr on the set for every byte, and
+    // raw events are JSON, full of quotes; callgrind counted that search as 14% of the ingress's
+    // instructions per webhook.
+    const char* run = value.data();
+    const char* const end = run + value.size();
+    for (const char* p = run; p != end; ++p) {
+      if (*p == '"' || *p == '\\') {
+        text_.append(run, p);
+        text_.push_back('\\');
+        run = p;  // the special character itself starts the next run
+      }
     }
+    text_.append(run, end);
     text_.push_back('"');
   }
   // Empty means NULL (optional columns).
@@ -105,19 +109,37 @@ void Prepare(pqxx::connection_base& connection, const char* name, const char* sq
 std::vector<InsertedJob> InsertJobsUnchecked(pqxx::transaction_base& tx,
                                              std::span<const NewJob> jobs) {
   if (jobs.empty()) return {};
-  // Merge entries with the same key: one row per key, carrying how many deliveries it stands for.
-  std::map<std::string_view, std::vector<std::size_t>> by_key;
-  for (std::size_t i = 0; i < jobs.size(); ++i) by_key[jobs[i].event_key].push_back(i);
-
+  // Entries in event-key order (stable: the first delivery of a key stays first), so that
+  // entries with the same key are adjacent and merge into one row carrying how many deliveries it
+  // stands for. A sorted index instead of a map of vectors: two allocations per batch, not per
+  // entry (this runs for every webhook).
+  std::vector<std::uint32_t> order(jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return jobs[a].event_key < jobs[b].event_key;
+  });
+  // rows[r] = the first position in `order` of the r-th distinct key.
+  std::vector<std::uint32_t> rows;
+  rows.reserve(order.size());
   std::size_t raw_bytes = 0;
-  for (const auto& [key, indexes] : by_key) raw_bytes += jobs[indexes.front()].raw_event.size();
-  const std::size_t rows = by_key.size();
-  ArrayLiteral event_keys(rows * 80), idempotency_keys(rows * 80), broadcaster_ids(rows * 12),
-      topics(rows * 48), subscription_ids(rows * 24), payment_gateways(rows * 16),
-      payment_method_ids(rows * 16), dunning_dates(rows * 24), raw_events(raw_bytes * 5 / 4),
-      deliveries(rows * 2);
-  for (const auto& [key, indexes] : by_key) {  // std::map: event-key order
-    const NewJob& job = jobs[indexes.front()];
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i == 0 || jobs[order[i]].event_key != jobs[order[i - 1]].event_key) {
+      rows.push_back(static_cast<std::uint32_t>(i));
+      raw_bytes += jobs[order[i]].raw_event.size();
+    }
+  }
+  const std::size_t row_count = rows.size();
+  const auto deliveries_of = [&](std::size_t r) {
+    const std::size_t end = r + 1 < row_count ? rows[r + 1] : order.size();
+    return end - rows[r];
+  };
+
+  ArrayLiteral event_keys(row_count * 80), idempotency_keys(row_count * 80),
+      broadcaster_ids(row_count * 12), topics(row_count * 48), subscription_ids(row_count * 24),
+      payment_gateways(row_count * 16), payment_method_ids(row_count * 16),
+      dunning_dates(row_count * 24), raw_events(raw_bytes * 5 / 4), deliveries(row_count * 2);
+  for (std::size_t r = 0; r < row_count; ++r) {
+    const NewJob& job = jobs[order[rows[r]]];
     event_keys.AddText(job.event_key);
     idempotency_keys.AddText(job.idempotency_key);
     broadcaster_ids.AddInteger(job.broadcaster_id);
@@ -127,7 +149,7 @@ std::vector<InsertedJob> InsertJobsUnchecked(pqxx::transaction_base& tx,
     payment_method_ids.AddTextOrNull(job.payment_method_id);
     dunning_dates.AddTextOrNull(job.dunning_attempt_date);
     raw_events.AddText(job.raw_event);
-    deliveries.AddInteger(static_cast<std::int64_t>(indexes.size()));
+    deliveries.AddInteger(static_cast<std::int64_t>(deliveries_of(r)));
   }
 
   Prepare(tx.conn(), kInsertJobsName, kInsertJobsSql);
@@ -136,22 +158,32 @@ std::vector<InsertedJob> InsertJobsUnchecked(pqxx::transaction_base& tx,
       topics.Finish(), subscription_ids.Finish(), payment_gateways.Finish(),
       payment_method_ids.Finish(), dunning_dates.Finish(), raw_events.Finish(),
       deliveries.Finish());
-  if (result.size() != by_key.size()) {
-    throw DatabaseError("insert jobs: expected " + std::to_string(by_key.size()) +
+  if (result.size() != row_count) {
+    throw DatabaseError("insert jobs: expected " + std::to_string(row_count) +
                         " rows back, got " + std::to_string(result.size()));
   }
 
   std::vector<InsertedJob> inserted(jobs.size());
+  std::vector<bool> answered(row_count, false);
   for (const auto& row : result) {
-    const auto key = row[0].as<std::string>();
-    const auto it = by_key.find(key);
-    if (it == by_key.end()) throw DatabaseError("insert jobs: unexpected event key returned");
+    // RETURNING has no order: find the key's row by binary search over the distinct keys.
+    const std::string_view key(row[0].c_str(), row[0].size());
+    const auto it = std::lower_bound(rows.begin(), rows.end(), key,
+                                     [&](std::uint32_t first, std::string_view wanted) {
+                                       return std::string_view(jobs[order[first]].event_key) <
+                                              wanted;
+                                     });
+    if (it == rows.end() || jobs[order[*it]].event_key != key) {
+      throw DatabaseError("insert jobs: unexpected event key returned");
+    }
+    const std::size_t r = static_cast<std::size_t>(it - rows.begin());
+    if (answered[r]) throw DatabaseError("insert jobs: an event key returned twice");
+    answered[r] = true;
     const auto job_id = row[1].as<std::int64_t>();
     const bool new_row = row[2].as<bool>();
-    bool first = true;
-    for (std::size_t index : it->second) {
-      inserted[index] = InsertedJob{job_id, !(first && new_row)};
-      first = false;
+    const std::size_t end = rows[r] + deliveries_of(r);
+    for (std::size_t i = rows[r]; i < end; ++i) {
+      inserted[order[i]] = InsertedJob{job_id, !(i == rows[r] && new_row)};
     }
   }
   return inserted;
@@ -189,6 +221,20 @@ std::vector<InsertedJob> StoreIntakeBatch(pqxx::connection_base& connection,
                                           std::span<const NewJob> jobs,
                                           std::span<const IgnoredEvent> ignored) {
   return Translate("store intake batch", [&] {
+    if (jobs.empty() || ignored.empty()) {
+      // One statement: autocommit makes it its own transaction, committed before the result
+      // arrives, in one round trip instead of three (BEGIN, statement, COMMIT).
+      // A connection lost during it leaves the outcome unknown, as a lost COMMIT would.
+      try {
+        pqxx::nontransaction tx(connection);
+        auto inserted = InsertJobsUnchecked(tx, jobs);
+        RecordIgnoredEventsUnchecked(tx, ignored);
+        return inserted;
+      } catch (const pqxx::broken_connection& e) {
+        throw DatabaseError(std::string("store intake batch: outcome unknown: ") + e.what(),
+                            /*in_doubt=*/true);
+      }
+    }
     pqxx::work tx(connection);
     auto inserted = InsertJobsUnchecked(tx, jobs);
     RecordIgnoredEventsUnchecked(tx, ignored);

@@ -354,6 +354,77 @@ TEST_F(JobQueueTest, FindsTheLatestApprovedAuthorizationOfTheSubscription) {
   EXPECT_FALSE(FindAuthorizationReference(*connection_, 999, "sub-9").has_value());
 }
 
+// Joins a plan's lines, for EXPECTs on which index a statement uses.
+std::string PlanText(const pqxx::result& plan) {
+  std::string text;
+  for (const auto& row : plan) text += row[0].as<std::string>() + "\n";
+  return text;
+}
+
+TEST_F(JobQueueTest, BatchRecordReachesJobsByPrimaryKeyWhateverTheStatisticsSay) {
+  // Statistics taken while nothing runs say "no job is running", as right after a burst of
+  // claims. A plan that trusted them and started from the running jobs rescanned the whole batch
+  // for every one of them; the record must go from its input to each job by primary key.
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(InsertJob(*connection_, "stats-" + std::to_string(i)));
+  pqxx::nontransaction(*connection_).exec0("ANALYZE jobs");
+  const auto jobs = ClaimDueJobs(*connection_, "worker-a", milliseconds(60000), 40);
+  ASSERT_EQ(jobs.size(), 40u);
+  std::vector<AttemptToRecord> batch;
+  for (const auto& job : jobs) {
+    JobTransition transition;
+    transition.kind = JobTransition::Kind::kSucceeded;
+    transition.outcome = "approved";
+    transition.gateway_reference = "ref-" + std::to_string(job.id);
+    batch.push_back({Attempt(job, "succeeded"), transition});
+  }
+  const auto recorded = RecordAttempts(*connection_, batch);
+  EXPECT_EQ(std::count(recorded.begin(), recorded.end(), true), 40);
+  for (const auto id : ids) {
+    EXPECT_EQ(Job(id)[0].as<std::string>(), "succeeded");
+    EXPECT_EQ(AttemptRows(id), 1);
+  }
+
+  // The same prepared statement (RecordAttempts prepared it on this connection), planned both
+  // ways PostgreSQL plans it: custom (first executions) and generic (later ones).
+  for (const char* mode : {"force_custom_plan", "force_generic_plan"}) {
+    pqxx::nontransaction tx(*connection_);
+    tx.exec0(std::string("SET plan_cache_mode = ") + mode);
+    // As on a large table, where reading all of jobs is never the cheap way (on this tiny one a
+    // sequential scan and a hash join are, and are harmless).
+    tx.exec0("SET enable_seqscan = off");
+    const auto plan = PlanText(tx.exec(
+        "EXPLAIN EXECUTE job_queue_record_attempts_batch('{1}', '{1}', '{1}', '{succeeded}', "
+        "'{approved}', '{r}', '{NULL}', '{0}', '{NULL}', '{w}', '{a}', '{Authorize}', '{s}', "
+        "'{0}', '{0}', '{OK}', '{APPROVED}', '{r}', '{NULL}', '{NULL}', '{succeeded}')"));
+    tx.exec0("RESET plan_cache_mode");
+    tx.exec0("RESET enable_seqscan");
+    EXPECT_NE(plan.find("Index Scan using jobs_pkey on jobs j"), std::string::npos)
+        << mode << "\n" << plan;
+    EXPECT_EQ(plan.find("jobs_running_lease_idx"), std::string::npos) << mode << "\n" << plan;
+  }
+}
+
+TEST_F(JobQueueTest, ExceptionalJobsAreFoundByTheirOwnIndex) {
+  // Migration 0005 replaced the index of every job by state with one of the in-doubt, dead and
+  // cancelled jobs only: the worker's oldest-in-doubt gauge and an operator's list of dead jobs
+  // must still be index probes, whatever the size of the history.
+  InsertJob(*connection_, "doubt", "subscriptionReadyForPaymentAuthorisation", "", "in_doubt");
+  InsertJob(*connection_, "dead", "subscriptionReadyForPaymentAuthorisation", "", "dead");
+  pqxx::nontransaction tx(*connection_);
+  tx.exec0("SET enable_seqscan = off");
+  // In-doubt jobs are also in jobs_due_idx; either index serves, never a scan of the table.
+  const auto in_doubt = PlanText(tx.exec(
+      "EXPLAIN SELECT min(updated_at) FROM jobs WHERE state = 'in_doubt'"));
+  EXPECT_NE(in_doubt.find("Index"), std::string::npos) << in_doubt;
+  EXPECT_EQ(in_doubt.find("Seq Scan"), std::string::npos) << in_doubt;
+  const auto dead = PlanText(tx.exec(
+      "EXPLAIN SELECT id FROM jobs WHERE state = ANY('{dead}'::text[]) "
+      "ORDER BY created_at DESC, id DESC LIMIT 50"));
+  EXPECT_NE(dead.find("jobs_exceptional_created_idx"), std::string::npos) << dead;
+  tx.exec0("RESET enable_seqscan");
+}
+
 TEST_F(JobQueueTest, WakeupsSeeInsertsFromOtherConnections) {
   auto listener = database_.Connect();
   JobWakeups wakeups(*listener);
