@@ -15,6 +15,7 @@
 
 #include "sandbox_control.grpc.pb.h"
 #include "tests/support/http_client.hpp"
+#include "tests/support/job_fixtures.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"
 
@@ -84,32 +85,12 @@ class WebhookToOutcome : public ::testing::Test {
     }
   }
 
-  // A unique authorisation-like event for this test.
   static std::string Event(std::string_view topic, const std::string& subscription,
                            const std::string& token,
                            const std::string& dunning_date = "2026-11-29T10:00:00Z") {
-    json::object data{{"subscriptionId", subscription},
-                      {"offerId", "S123123123_US"},
-                      {"customerId", 123321123},
-                      {"customerEmail", "customer@example.com"},
-                      {"paymentDetailsId", 665665665},
-                      {"currency", "USD"},
-                      {"paymentCountry", "BY"},
-                      {"paymentMethodId", 123123123},
-                      {"token", token}};
-    if (topic == "subscriptionReadyForTermination") {
-      data["expirationDate"] = dunning_date;
-    } else {
-      data["dunningAttemptDate"] = dunning_date;
-    }
-    return json::serialize(
-        json::object{{"broadcasterId", 123456789}, {"topic", topic}, {"data", data}});
+    return CleengWebhook(topic, subscription, token, dunning_date);
   }
-
-  static std::string UniqueSubscription() {
-    static std::atomic<int> counter{0};
-    return "e2e-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  }
+  static std::string UniqueSubscription() { return UniqueName("e2e"); }
 
   struct Posted {
     int status;
@@ -134,50 +115,12 @@ class WebhookToOutcome : public ::testing::Test {
     return posted.body.at("jobId").to_number<std::int64_t>();
   }
 
-  struct JobRow {
-    std::string state;
-    std::string outcome;
-    std::string decline_code;
-    std::string gateway_reference;
-    std::string last_error;
-    std::string idempotency_key;
-    int attempts = 0;
-    int deliveries = 0;
-  };
-
-  static JobRow ReadJob(std::int64_t id) {
-    auto connection = database_->Connect();
-    pqxx::work tx(*connection);
-    const auto row = tx.exec_params1(
-        "SELECT state, coalesce(outcome, ''), coalesce(decline_code, ''), "
-        "coalesce(gateway_reference, ''), coalesce(last_error, ''), idempotency_key, attempts, "
-        "deliveries FROM jobs WHERE id = $1",
-        id);
-    return {row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-            row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>(),
-            row[6].as<int>(), row[7].as<int>()};
-  }
-
+  static JobRow ReadJob(std::int64_t id) { return testing::ReadJob(*database_, id); }
   static JobRow WaitForFinalState(std::int64_t id) {
-    JobRow job;
-    Eventually(
-        [&] {
-          job = ReadJob(id);
-          return job.state == "succeeded" || job.state == "dead" || job.state == "cancelled";
-        },
-        kJobTimeout);
-    return job;
+    return testing::WaitForFinalState(*database_, id, kJobTimeout);
   }
-
   static std::vector<std::string> AttemptDecisions(std::int64_t id) {
-    auto connection = database_->Connect();
-    pqxx::work tx(*connection);
-    std::vector<std::string> decisions;
-    for (const auto& row : tx.exec_params(
-             "SELECT decision FROM job_attempts WHERE job_id = $1 ORDER BY attempt", id)) {
-      decisions.push_back(row[0].as<std::string>());
-    }
-    return decisions;
+    return testing::AttemptDecisions(*database_, id);
   }
 
   static std::int64_t CountRows(const std::string& table) {

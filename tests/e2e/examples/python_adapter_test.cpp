@@ -4,20 +4,14 @@
 // Proves that an adapter written in a second language from the documented contract works with
 // payorch, and that the example keeps the idempotency rule it teaches.
 
-#include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <future>
 #include <memory>
 #include <set>
@@ -28,10 +22,9 @@
 
 #include "payorch/gateway/v1/gateway.grpc.pb.h"
 #include "tests/support/http_client.hpp"
+#include "tests/support/job_fixtures.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_database.hpp"
-
-extern char** environ;
 
 namespace payorch::testing {
 namespace {
@@ -136,29 +129,9 @@ class PythonAdapter : public ::testing::Test {
     }
   }
 
-  static std::string UniqueName(const std::string& prefix) {
-    static std::atomic<int> counter{0};
-    return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  }
-
   static std::string Event(std::string_view topic, const std::string& subscription,
                            const std::string& token) {
-    json::object data{{"subscriptionId", subscription},
-                      {"offerId", "S123123123_US"},
-                      {"customerId", 123321123},
-                      {"customerEmail", "customer@example.com"},
-                      {"paymentDetailsId", 665665665},
-                      {"currency", "USD"},
-                      {"paymentCountry", "BY"},
-                      {"paymentMethodId", 123123123},
-                      {"token", token}};
-    if (topic == "subscriptionReadyForTermination") {
-      data["expirationDate"] = "2026-11-29T10:00:00Z";
-    } else {
-      data["dunningAttemptDate"] = "2026-11-29T10:00:00Z";
-    }
-    return json::serialize(
-        json::object{{"broadcasterId", 123456789}, {"topic", topic}, {"data", data}});
+    return CleengWebhook(topic, subscription, token);
   }
 
   std::int64_t PostNewJob(const std::string& body) {
@@ -173,49 +146,12 @@ class PythonAdapter : public ::testing::Test {
     return parsed.at("jobId").to_number<std::int64_t>();
   }
 
-  struct JobRow {
-    std::string state;
-    std::string outcome;
-    std::string decline_code;
-    std::string gateway_reference;
-    std::string last_error;
-    std::string idempotency_key;
-    int attempts = 0;
-  };
-
-  static JobRow ReadJob(std::int64_t id) {
-    auto connection = database_->Connect();
-    pqxx::work tx(*connection);
-    const auto row = tx.exec_params1(
-        "SELECT state, coalesce(outcome, ''), coalesce(decline_code, ''), "
-        "coalesce(gateway_reference, ''), coalesce(last_error, ''), idempotency_key, attempts "
-        "FROM jobs WHERE id = $1",
-        id);
-    return {row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-            row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>(),
-            row[6].as<int>()};
-  }
-
+  static JobRow ReadJob(std::int64_t id) { return testing::ReadJob(*database_, id); }
   static JobRow WaitForFinalState(std::int64_t id) {
-    JobRow job;
-    Eventually(
-        [&] {
-          job = ReadJob(id);
-          return job.state == "succeeded" || job.state == "dead" || job.state == "cancelled";
-        },
-        kJobTimeout);
-    return job;
+    return testing::WaitForFinalState(*database_, id, kJobTimeout);
   }
-
   static std::vector<std::string> AttemptDecisions(std::int64_t id) {
-    auto connection = database_->Connect();
-    pqxx::work tx(*connection);
-    std::vector<std::string> decisions;
-    for (const auto& row : tx.exec_params(
-             "SELECT decision FROM job_attempts WHERE job_id = $1 ORDER BY attempt", id)) {
-      decisions.push_back(row[0].as<std::string>());
-    }
-    return decisions;
+    return testing::AttemptDecisions(*database_, id);
   }
 
   // How many effects the adapter logged for `key` (one `msg=effect` line each).
