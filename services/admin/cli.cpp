@@ -8,6 +8,7 @@
 #include "db/database.hpp"
 #include "db/job_queries.hpp"
 #include "services/admin/commands.hpp"
+#include "services/admin/prune_command.hpp"
 #include "services/admin/state_filter.hpp"
 #include "services/core/logging.hpp"
 
@@ -26,6 +27,7 @@ enum class Command {
   kJobsShow,
   kJobsReplay,
   kJobsCancel,
+  kJobsPrune,
   kStats,
   kAdapterMissing,
   kAdapterCheck
@@ -40,6 +42,7 @@ struct Invocation {
   JobsShowOptions show;
   JobsReplayOptions replay;
   JobsCancelOptions cancel;
+  JobsPruneOptions prune;
   StatsOptions stats;
   AdapterCheckOptions adapter_check;
   // Options whose absence matters (CLI11 2.1 has no std::optional binding): read after parsing.
@@ -264,6 +267,51 @@ void BuildApp(CLI::App& app, Invocation& invocation) {
   cancel->add_flag("--json", invocation.cancel.json, "One JSON document instead of text");
   cancel->callback([&invocation] { invocation.command = Command::kJobsCancel; });
 
+  // jobs prune (retention; prune_command.hpp).
+  auto* prune = jobs->add_subcommand(
+      "prune", "Delete finished jobs (with their attempts and audit rows) and ignored events "
+               "older than a bound, in small batches; once or on a schedule");
+  prune->footer(
+      "Examples:\n"
+      "  payorch-admin jobs prune --finished-before 400d --dry-run\n"
+      "  payorch-admin jobs prune --finished-before 2025-10-01 --batch-size 500 --max-batches 100\n"
+      "  payorch-admin jobs prune --finished-before 400d --every 1h --json   (until SIGTERM)\n"
+      "Deletes jobs that are succeeded, dead or cancelled and finished before the bound, their "
+      "job_attempts and job_audit rows, and ignored events received before it. Each batch is one "
+      "short transaction that skips (never waits for) jobs another transaction holds; queued, "
+      "running and in_doubt jobs, and a job replayed meanwhile, are never touched. Finished jobs "
+      "are the payment audit trail: keep them as long as reconciliation and disputes need.\n"
+      "JSON (--json, one line per run): {\"dry_run\",\"finished_before\",\"jobs\",\"attempts\","
+      "\"audit_rows\",\"ignored_events\",\"batches\",\"seconds\",\"complete\"}\n"
+      "Exit: 0 done (--every: stopped by SIGTERM or SIGINT), 1 the database failed, 2 bad usage "
+      "(nothing changed).");
+  prune->add_option("--finished-before", invocation.prune.finished_before,
+                    "Prune what finished before TIME: a duration back from now (30d, 13w) or an "
+                    "ISO date/time (required)")
+      ->type_name("TIME")
+      ->envname("PAYORCH_PRUNE_FINISHED_BEFORE");
+  prune->add_option("--batch-size", invocation.prune.batch_size, "Jobs per transaction")
+      ->check(CLI::Range(1, db::kMaxPruneBatchSize))
+      ->capture_default_str()
+      ->envname("PAYORCH_PRUNE_BATCH_SIZE");
+  prune->add_option("--max-batches", invocation.prune.max_batches,
+                    "At most this many batches per run (0: no limit but --max-duration)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->envname("PAYORCH_PRUNE_MAX_BATCHES");
+  prune->add_option("--max-duration", invocation.prune.max_duration,
+                    "Stop a run after this long (a duration); the next run continues")
+      ->type_name("DURATION")
+      ->capture_default_str()
+      ->envname("PAYORCH_PRUNE_MAX_DURATION");
+  prune->add_option("--every", invocation.prune.every,
+                    "Keep running: prune, then again every DURATION, until SIGTERM/SIGINT")
+      ->type_name("DURATION")
+      ->envname("PAYORCH_PRUNE_EVERY");
+  prune->add_flag("--dry-run", invocation.prune.dry_run, "Only count what would be pruned");
+  prune->add_flag("--json", invocation.prune.json, "One JSON document per run instead of text");
+  prune->callback([&invocation] { invocation.command = Command::kJobsPrune; });
+
   auto* stats = app.add_subcommand(
       "stats", "Job counts by state, topic, adapter, outcome; due backlog; recent throughput");
   stats->footer(
@@ -286,6 +334,8 @@ void BuildApp(CLI::App& app, Invocation& invocation) {
       "  payorch-admin adapter check 127.0.0.1:50051\n"
       "  payorch-admin adapter check adapter.internal:50051 --timeout-ms 500 --json\n"
       "  payorch-admin adapter check 127.0.0.1:50051 --health-only     (container health)\n"
+      "  payorch-admin adapter check adapter.internal:50051 --tls-ca-file ca.pem \\\n"
+      "      --tls-cert-file client.pem --tls-key-file client-key.pem     (mutual TLS)\n"
       "Checks, in order: health, authorize_valid, capture_valid, terminate_valid,\n"
       "invalid_missing_meta, invalid_empty_key, idempotent_repeat, status_known_key,\n"
       "idempotent_concurrent, status_unknown_key, short_deadline, error_code_mapping.\n"
@@ -315,7 +365,34 @@ void BuildApp(CLI::App& app, Invocation& invocation) {
   check->add_flag("--health-only", invocation.adapter_check.health_only,
                   "Only the grpc.health.v1 Health/Check call: no payment steps");
   check->add_flag("--json", invocation.adapter_check.json, "One JSON document instead of text");
-  check->callback([&invocation] { invocation.command = Command::kAdapterCheck; });
+  auto& tls = invocation.adapter_check.tls;
+  check->add_flag("--tls", tls.enabled,
+                  "Connect with TLS (implied by the other --tls-* options; default: plaintext)");
+  check->add_option("--tls-ca-file", tls.ca_file,
+                    "PEM CA that signed the adapter's certificate (default: system roots)");
+  check->add_option("--tls-cert-file", tls.cert_file,
+                    "PEM client certificate, for adapters that require mutual TLS");
+  check->add_option("--tls-key-file", tls.key_file, "PEM private key of --tls-cert-file");
+  check->add_option("--tls-server-name", tls.server_name,
+                    "Name to verify in the adapter's certificate (default: the address's host)");
+  check->callback([&invocation] {
+    invocation.command = Command::kAdapterCheck;
+    auto& tls = invocation.adapter_check.tls;
+    tls.enabled = tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty() ||
+                  !tls.key_file.empty() || !tls.server_name.empty();
+    // Files are read now, so that a missing or foreign file is a usage error (exit 2), not a
+    // failed check.
+    if (const auto credentials = core::MakeChannelCredentials(tls); !credentials) {
+      // core names the settings ca_file, cert_file, key_file: say which flag that is.
+      std::string message = credentials.error();
+      for (const auto& [setting, flag] :
+           {std::pair<std::string, std::string>{"ca_file:", "--tls-ca-file:"},
+            {"cert_file:", "--tls-cert-file:"}, {"key_file:", "--tls-key-file:"}}) {
+        if (message.starts_with(setting)) message = flag + message.substr(setting.size());
+      }
+      throw CLI::ValidationError("TLS options", message);
+    }
+  });
 }
 
 // Copies the options whose absence matters into the command options.
@@ -339,6 +416,7 @@ std::string Validate(const Invocation& invocation) {
     case Command::kJobsShow: return ValidateJobsShowOptions(invocation.show);
     case Command::kJobsReplay: return ValidateJobsReplayOptions(invocation.replay);
     case Command::kJobsCancel: return ValidateJobsCancelOptions(invocation.cancel);
+    case Command::kJobsPrune: return ValidateJobsPruneOptions(invocation.prune);
     default: return {};
   }
 }
@@ -389,7 +467,7 @@ int RunAdminCli(int argc, const char* const* argv, std::ostream& out, std::ostre
     return kExitUsage;
   }
   if (invocation.command == Command::kJobsMissing) {
-    PrintError(err, std::string("jobs needs a subcommand: list, show, replay or cancel (see ") +
+    PrintError(err, std::string("jobs needs a subcommand: list, show, replay, cancel or prune (see ") +
                         kProgram + " jobs --help)");
     return kExitUsage;
   }
@@ -419,6 +497,7 @@ int RunAdminCli(int argc, const char* const* argv, std::ostream& out, std::ostre
     case Command::kJobsShow: return RunJobsShow(*connection, invocation.show, out, err);
     case Command::kJobsReplay: return RunJobsReplay(*connection, invocation.replay, out, err);
     case Command::kJobsCancel: return RunJobsCancel(*connection, invocation.cancel, out, err);
+    case Command::kJobsPrune: return RunJobsPrune(*connection, invocation.prune, out, err);
     case Command::kStats: return RunStats(*connection, invocation.stats, out, err);
     case Command::kNone:
     case Command::kJobsMissing:

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <pqxx/pqxx>
+
+namespace payorch::db {
+
+// Retention: deleting the history of finished jobs (payorch-admin jobs prune). Every function
+// throws DatabaseError.
+//
+// A job is prunable when it is final (succeeded, dead or cancelled) and finished before the
+// bound. Its job_attempts and job_audit rows go with it; they are append-only except for this
+// (db/migrations/0006_retention.sql: a DELETE passes their triggers only inside a transaction
+// that set payorch.pruning and only for rows of a final job).
+//
+// Bounds are timestamptz literals (ISO-8601 with a zone, admin::FormatUtc).
+
+// Upper bound on one batch, whatever the caller asks: a batch is one transaction holding row
+// locks on its jobs, which must stay short.
+inline constexpr int kMaxPruneBatchSize = 10000;
+
+// What one batch (or a whole run) deleted.
+struct PruneCounts {
+  std::int64_t jobs = 0;
+  std::int64_t attempts = 0;
+  std::int64_t audit_rows = 0;
+  std::int64_t ignored_events = 0;
+
+  PruneCounts& operator+=(const PruneCounts& other) {
+    jobs += other.jobs;
+    attempts += other.attempts;
+    audit_rows += other.audit_rows;
+    ignored_events += other.ignored_events;
+    return *this;
+  }
+};
+
+// Deletes up to `batch_size` (clamped to [1, kMaxPruneBatchSize]) prunable jobs finished before
+// `finished_before`, oldest first, with their attempts and audit rows, in one short transaction.
+// The batch is chosen with FOR UPDATE SKIP LOCKED: a job whose row another transaction holds (a
+// worker recording it, an operator replaying it) is skipped, never waited for, and stays for a
+// later run. Every DELETE re-checks that the job is final and finished before the bound, under
+// the row lock, so a job replayed after it was chosen keeps its history. Returns the rows
+// deleted (ignored_events is 0); fewer jobs than `batch_size` means nothing more was
+// prunable at the time (or the rest was locked).
+[[nodiscard]] PruneCounts PruneFinishedJobsBatch(pqxx::connection& connection,
+                                                 const std::string& finished_before,
+                                                 int batch_size);
+
+// Deletes up to `batch_size` ignored events received before `received_before`, oldest first, in
+// one transaction. Returns how many.
+[[nodiscard]] std::int64_t PruneIgnoredEventsBatch(pqxx::connection& connection,
+                                                   const std::string& received_before,
+                                                   int batch_size);
+
+// What a prune with this bound would delete now, without deleting anything (one read-only
+// snapshot; counts every prunable row, so it costs a scan of the prunable part of the history).
+[[nodiscard]] PruneCounts CountPrunable(pqxx::connection& connection,
+                                        const std::string& finished_before);
+
+}  // namespace payorch::db
