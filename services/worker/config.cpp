@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/ip/address_v4.hpp>
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <iostream>
@@ -11,11 +12,52 @@
 namespace payorch::worker {
 namespace {
 
+// What a flow's lease must hold beyond its calls' bounds (database steps, scheduling).
+constexpr std::chrono::milliseconds kFlowLeaseMargin{1000};
+
 std::string DefaultWorkerId() {
   std::array<char, 256> host{};
   if (gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
   const std::string name = host[0] != '\0' ? host.data() : "worker";
   return name + ":" + std::to_string(getpid());
+}
+
+// The Cleeng flags. `millis`: connect, request, max call time, backoff base, backoff max.
+void AddCleengOptions(CLI::App& app, WorkerConfig& config, std::string& base_url,
+                      const std::array<std::int64_t*, 5>& millis) {
+  const auto range = CLI::Range(std::int64_t{1}, std::int64_t{600000});
+  app.add_flag("--cleeng-reporting", config.cleeng.enabled,
+               "Run the Cleeng flows: create orders and report payments to Cleeng "
+               "(token from PAYORCH_CLEENG_PUBLISHER_TOKEN)")
+      ->envname("PAYORCH_CLEENG_REPORTING");
+  app.add_option("--cleeng-base-url", base_url, "sandbox, production, or http(s)://host[:port]")
+      ->envname("PAYORCH_CLEENG_BASE_URL");
+  app.add_option("--cleeng-connect-timeout-ms", *millis[0], "TCP connect + TLS handshake bound")
+      ->envname("PAYORCH_CLEENG_CONNECT_TIMEOUT_MS")
+      ->check(range);
+  app.add_option("--cleeng-request-timeout-ms", *millis[1], "Bound of one request and its answer")
+      ->envname("PAYORCH_CLEENG_REQUEST_TIMEOUT_MS")
+      ->check(range);
+  app.add_option("--cleeng-max-call-time-ms", *millis[2], "Bound of one call, retries included")
+      ->envname("PAYORCH_CLEENG_MAX_CALL_TIME_MS")
+      ->check(range);
+  app.add_option("--cleeng-backoff-base-ms", *millis[3], "First delay between a call's retries")
+      ->envname("PAYORCH_CLEENG_BACKOFF_BASE_MS")
+      ->check(range);
+  app.add_option("--cleeng-backoff-max-ms", *millis[4], "Longest delay between a call's retries")
+      ->envname("PAYORCH_CLEENG_BACKOFF_MAX_MS")
+      ->check(range);
+  app.add_option("--cleeng-max-attempts", config.cleeng.max_attempts,
+                 "Requests per Cleeng call (429, 5xx and transport failures are retried)")
+      ->envname("PAYORCH_CLEENG_MAX_ATTEMPTS")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--cleeng-ca-file", config.cleeng.ca_file,
+                 "PEM bundle of CAs trusted for Cleeng (default: the system's)")
+      ->envname("PAYORCH_CLEENG_CA_FILE");
+  app.add_option("--cleeng-flow-threads", config.cleeng_flow_threads,
+                 "Threads running Cleeng flows (each blocks for its Cleeng calls)")
+      ->envname("PAYORCH_CLEENG_FLOW_THREADS")
+      ->check(CLI::Range(1, 1024));
 }
 
 }  // namespace
@@ -62,6 +104,13 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   std::int64_t poll_ms = config.poll_interval.count();
   std::int64_t probe_ms = config.breaker.probe_interval.count();
   std::int64_t shutdown_ms = config.shutdown_timeout.count();
+
+  std::int64_t cleeng_connect_ms = config.cleeng.connect_timeout.count();
+  std::int64_t cleeng_request_ms = config.cleeng.request_timeout.count();
+  std::int64_t cleeng_call_ms = config.cleeng.max_call_time.count();
+  std::int64_t cleeng_base_ms = config.cleeng.backoff_base.count();
+  std::int64_t cleeng_max_ms = config.cleeng.backoff_max.count();
+  std::string cleeng_base_url = "sandbox";
 
   CLI::App app{"payorch-worker: claims due jobs, calls the gateway adapter, records the outcome"};
   app.option_defaults()->always_capture_default();
@@ -127,6 +176,9 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   app.add_option("--metrics-listen", config.metrics_listen,
                  "host:port of the /metrics and /healthz HTTP server")
       ->envname("PAYORCH_WORKER_METRICS_LISTEN");
+  AddCleengOptions(app, config, cleeng_base_url,
+                   {&cleeng_connect_ms, &cleeng_request_ms, &cleeng_call_ms, &cleeng_base_ms,
+                    &cleeng_max_ms});
   app.add_flag("--check-config", config.check_config,
                "Validate the configuration (flags and environment), then exit 0");
 
@@ -184,6 +236,29 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
     auto adapters = LoadAdaptersConfig(config.adapters_config_path, config.lease);
     if (!adapters.ok()) return fail(adapters.error());
     config.adapters = std::move(adapters.value());
+  }
+
+  config.cleeng.base_url = cleeng::ResolveBaseUrl(cleeng_base_url);
+  config.cleeng.connect_timeout = std::chrono::milliseconds(cleeng_connect_ms);
+  config.cleeng.request_timeout = std::chrono::milliseconds(cleeng_request_ms);
+  config.cleeng.max_call_time = std::chrono::milliseconds(cleeng_call_ms);
+  config.cleeng.backoff_base = std::chrono::milliseconds(cleeng_base_ms);
+  config.cleeng.backoff_max = std::chrono::milliseconds(cleeng_max_ms);
+  if (config.cleeng.enabled) {
+    config.cleeng.publisher_token = cleeng::PublisherTokenFromEnvironment();
+    if (const auto problem = cleeng::Validate(config.cleeng)) return fail(*problem);
+    auto longest_deadline = std::chrono::milliseconds(0);
+    for (const auto& [name, adapter] : EffectiveAdapters(config).adapters) {
+      longest_deadline = std::max(longest_deadline, adapter.deadline);
+    }
+    const auto needed = 3 * config.cleeng.max_call_time + longest_deadline + kFlowLeaseMargin;
+    if (config.lease <= needed) {
+      return fail("--lease-ms (" + std::to_string(lease_ms) + ") must exceed " +
+                  std::to_string(needed.count()) +
+                  " with --cleeng-reporting: 3 x --cleeng-max-call-time-ms + the longest adapter "
+                  "deadline + " + std::to_string(kFlowLeaseMargin.count()) +
+                  " ms (a flow makes up to three Cleeng calls and one adapter call per lease)");
+    }
   }
   return config;
 }

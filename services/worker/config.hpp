@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "services/cleeng/config.hpp"
 #include "services/core/result.hpp"
 #include "services/worker/adapters_config.hpp"
 #include "services/worker/circuit_breaker.hpp"
@@ -40,6 +41,11 @@ struct WorkerConfig {
   std::chrono::milliseconds shutdown_timeout{15000};
   // host:port of the /metrics and /healthz HTTP server.
   std::string metrics_listen = "127.0.0.1:9464";
+  // Cleeng reporting (docs/cleeng.md): off by default, and then nothing else here is used. The
+  // publisher token comes only from PAYORCH_CLEENG_PUBLISHER_TOKEN.
+  cleeng::CleengConfig cleeng;
+  // Threads that run Cleeng flows (each flow blocks its thread for its Cleeng calls).
+  int cleeng_flow_threads = 16;
   // --check-config: validate everything, print a summary, exit 0 without starting.
   bool check_config = false;
 };
@@ -75,6 +81,14 @@ AdaptersConfig EffectiveAdapters(const WorkerConfig& config);
 //   --shutdown-timeout-ms  PAYORCH_SHUTDOWN_TIMEOUT_MS 15000
 //   --metrics-listen       PAYORCH_WORKER_METRICS_LISTEN 127.0.0.1:9464
 //   --check-config         (flag)
+//   --cleeng-reporting     PAYORCH_CLEENG_REPORTING    off: run the Cleeng flows (docs/cleeng.md)
+//   --cleeng-base-url      PAYORCH_CLEENG_BASE_URL     sandbox | production | http(s)://host[:port]
+//   --cleeng-connect-timeout-ms, --cleeng-request-timeout-ms, --cleeng-max-attempts,
+//   --cleeng-max-call-time-ms, --cleeng-backoff-base-ms, --cleeng-backoff-max-ms,
+//   --cleeng-ca-file, --cleeng-flow-threads (PAYORCH_CLEENG_<NAME>)
+//   token: PAYORCH_CLEENG_PUBLISHER_TOKEN only (never a flag: it would show in `ps`)
+// With reporting on, the lease must exceed 3 x --cleeng-max-call-time-ms + the longest adapter
+// deadline + 1 s: a flow makes up to three Cleeng calls and one adapter call under one lease.
 // "host:port" with an IPv4 host (or localhost) and a port in 0..65535; nullopt otherwise.
 std::optional<std::pair<std::string, unsigned short>> ParseListen(const std::string& listen);
 

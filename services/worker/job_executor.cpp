@@ -3,7 +3,12 @@
 #include <chrono>
 
 namespace payorch::worker {
-namespace {
+
+void FillMeta(gateway_v1::RequestMeta* meta, const db::ClaimedJob& job) {
+  meta->set_idempotency_key(job.idempotency_key);
+  meta->set_job_id(job.id);
+  meta->set_attempt(job.attempt);
+}
 
 GatewayStatus FromProto(gateway_v1::PaymentResult::Status status) {
   switch (status) {
@@ -30,7 +35,6 @@ std::optional<std::string> NonEmpty(const std::string& text) {
   return text;
 }
 
-// The attempt row's identity, started now.
 db::AttemptRecord StartRecord(const db::ClaimedJob& job, const std::string& worker_id,
                               const std::string& adapter) {
   db::AttemptRecord record;
@@ -43,13 +47,33 @@ db::AttemptRecord StartRecord(const db::ClaimedJob& job, const std::string& work
   return record;
 }
 
-void FillMeta(gateway_v1::RequestMeta* meta, const db::ClaimedJob& job) {
-  meta->set_idempotency_key(job.idempotency_key);
-  meta->set_job_id(job.id);
-  meta->set_attempt(job.attempt);
+db::JobTransition TransitionFor(const Decision& decision,
+                                const std::optional<std::string>& gateway_reference) {
+  db::JobTransition transition;
+  switch (decision.kind) {
+    case DecisionKind::kSucceeded:
+      transition.kind = db::JobTransition::Kind::kSucceeded;
+      transition.outcome = std::string(OutcomeName(decision.outcome));
+      transition.gateway_reference = gateway_reference;
+      transition.decline_code = NonEmpty(decision.decline_code);
+      break;
+    case DecisionKind::kRetry:
+      transition.kind = db::JobTransition::Kind::kRetry;
+      transition.delay = decision.delay;
+      transition.error = decision.reason;
+      break;
+    case DecisionKind::kInDoubt:
+      transition.kind = db::JobTransition::Kind::kInDoubt;
+      transition.delay = decision.delay;
+      transition.error = decision.reason;
+      break;
+    case DecisionKind::kDead:
+      transition.kind = db::JobTransition::Kind::kDead;
+      transition.error = decision.reason;
+      break;
+  }
+  return transition;
 }
-
-}  // namespace
 
 std::string_view RpcName(Rpc rpc) {
   switch (rpc) {
@@ -226,29 +250,7 @@ void JobExecutor::Finish(const std::shared_ptr<Attempt>& attempt, const CallResu
   }
   record.decision = std::string(DecisionKindName(decision.kind));
 
-  db::JobTransition& transition = plan.transition;
-  switch (decision.kind) {
-    case DecisionKind::kSucceeded:
-      transition.kind = db::JobTransition::Kind::kSucceeded;
-      transition.outcome = std::string(OutcomeName(decision.outcome));
-      transition.gateway_reference = NonEmpty(call.result.gateway_reference());
-      transition.decline_code = NonEmpty(decision.decline_code);
-      break;
-    case DecisionKind::kRetry:
-      transition.kind = db::JobTransition::Kind::kRetry;
-      transition.delay = decision.delay;
-      transition.error = decision.reason;
-      break;
-    case DecisionKind::kInDoubt:
-      transition.kind = db::JobTransition::Kind::kInDoubt;
-      transition.delay = decision.delay;
-      transition.error = decision.reason;
-      break;
-    case DecisionKind::kDead:
-      transition.kind = db::JobTransition::Kind::kDead;
-      transition.error = decision.reason;
-      break;
-  }
+  plan.transition = TransitionFor(decision, NonEmpty(call.result.gateway_reference()));
   plan.decision = std::move(decision);
   attempt->done(std::move(plan));
 }

@@ -21,6 +21,19 @@ Rpc RpcForTopic(core::Topic topic);
 gateway_v1::SubscriptionEvent BuildSubscriptionEvent(const core::CleengEvent& event,
                                                      const std::string& raw_event);
 
+// The identity of an adapter call: the job's idempotency key (never a new one), id and attempt.
+void FillMeta(gateway_v1::RequestMeta* meta, const db::ClaimedJob& job);
+GatewayStatus FromProto(gateway_v1::PaymentResult::Status status);
+// A call's end as the retry policy sees it.
+CallOutcome ToOutcome(const CallResult& call);
+std::optional<std::string> NonEmpty(const std::string& text);
+// The attempt row's identity, started now.
+db::AttemptRecord StartRecord(const db::ClaimedJob& job, const std::string& worker_id,
+                              const std::string& adapter);
+// The job's transition for a decision (`gateway_reference` kept when it succeeded).
+db::JobTransition TransitionFor(const Decision& decision,
+                                const std::optional<std::string>& gateway_reference);
+
 // What one attempt produced: the row to append, the job's transition, and the decision behind
 // both. Built without touching the database; the caller records it.
 struct AttemptPlan {

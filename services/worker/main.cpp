@@ -25,7 +25,9 @@ int main(int argc, char** argv) {
   if (config.check_config) {
     std::cout << "payorch-worker: configuration ok (database="
               << payorch::core::RedactDatabaseUrl(config.database_url)
-              << " metrics_listen=" << config.metrics_listen << ")\n"
+              << " metrics_listen=" << config.metrics_listen << " cleeng_reporting="
+              << (config.cleeng.enabled ? "on cleeng_base_url=" + config.cleeng.base_url : "off")
+              << ")\n"
               << payorch::worker::DescribeAdapters(payorch::worker::EffectiveAdapters(config));
     return 0;
   }
@@ -43,10 +45,13 @@ int main(int argc, char** argv) {
 
   spdlog::info(
       "starting worker_id={} database={} adapters_config={} lease_ms={} concurrency={} "
-      "claim_batch={} metrics_listen={}",
+      "claim_batch={} metrics_listen={} cleeng_reporting={} cleeng_base_url={} "
+      "cleeng_flow_threads={}",
       config.worker_id, payorch::core::RedactDatabaseUrl(config.database_url),
       config.adapters_config_path.empty() ? "-" : config.adapters_config_path,
-      config.lease.count(), config.concurrency, config.claim_batch, config.metrics_listen);
+      config.lease.count(), config.concurrency, config.claim_batch, config.metrics_listen,
+      config.cleeng.enabled ? "on" : "off", config.cleeng.enabled ? config.cleeng.base_url : "-",
+      config.cleeng.enabled ? config.cleeng_flow_threads : 0);
 
   payorch::core::Registry registry;
   std::unique_ptr<payorch::worker::Worker> worker_owner;
@@ -91,7 +96,9 @@ int main(int argc, char** argv) {
   std::condition_variable done_changed;
   constexpr int kDispatchers = 2;
   const int dispatchers = std::min(kDispatchers, config.concurrency);
-  int running = dispatchers + 2;
+  //  - with Cleeng reporting, --cleeng-flow-threads flow threads (a flow blocks for its calls).
+  const int flow_threads = config.cleeng.enabled ? config.cleeng_flow_threads : 0;
+  int running = dispatchers + flow_threads + 2;
   auto finished = [&] {
     {
       std::lock_guard lock(done_mutex);
@@ -100,7 +107,7 @@ int main(int argc, char** argv) {
     done_changed.notify_all();
   };
   std::vector<std::thread> threads;
-  threads.reserve(static_cast<std::size_t>(dispatchers) + 2);
+  threads.reserve(static_cast<std::size_t>(dispatchers + flow_threads) + 2);
   threads.emplace_back([&] {
     worker.RunRecorder();
     finished();
@@ -112,6 +119,12 @@ int main(int argc, char** argv) {
   for (int i = 0; i < dispatchers; ++i) {
     threads.emplace_back([&] {
       worker.RunSlot();
+      finished();
+    });
+  }
+  for (int i = 0; i < flow_threads; ++i) {
+    threads.emplace_back([&] {
+      worker.RunFlowThread();
       finished();
     });
   }

@@ -3,10 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
 #include <stdexcept>
 #include <thread>
 
 #include "db/database.hpp"
+#include "db/job_steps.hpp"
+#include "services/worker/flow_attempt.hpp"
 
 namespace payorch::worker {
 namespace {
@@ -30,6 +33,12 @@ constexpr milliseconds kQueueLagInterval{2000};
 constexpr milliseconds kAdapterBusyDelay{200};
 // The adapter recorded on the attempt of a job that routed nowhere.
 constexpr const char* kNoAdapter = "none";
+// Beyond the adapter's deadline, how long a flow thread waits for gRPC to report the call's end
+// (gRPC always does, at the deadline at the latest).
+constexpr milliseconds kAdapterWaitMargin{1000};
+// A flow goes on to its next step only while its lease outlasts that step's bound (a Cleeng call
+// or the adapter's deadline) by this much; else it stops and the next attempt resumes.
+constexpr milliseconds kFlowStepMargin{1000};
 
 }  // namespace
 
@@ -40,6 +49,8 @@ Worker::Worker(const WorkerConfig& config, core::Registry& registry)
   // Validation read every TLS file already; this fails only if one vanished since.
   if (!table.ok()) throw std::runtime_error(table.error());
   table_ = table.value();
+  // Validated by ParseConfig; the token stays inside the client.
+  if (config.cleeng.enabled) cleeng_ = std::make_unique<cleeng::CleengClient>(config.cleeng);
 }
 
 std::shared_ptr<const RoutingTable> Worker::Table() {
@@ -97,6 +108,7 @@ void Worker::Stop() {
   slot_freed_.notify_all();
   jobs_ready_.notify_all();
   records_ready_.notify_all();
+  flows_ready_.notify_all();
 }
 
 void Worker::EndHolds(int count) {
@@ -106,6 +118,7 @@ void Worker::EndHolds(int count) {
   }
   slot_freed_.notify_all();
   records_ready_.notify_all();
+  flows_ready_.notify_all();
 }
 
 void Worker::SleepUnlessStopping(milliseconds duration) {
@@ -221,6 +234,7 @@ void Worker::RunClaimLoop() {
   }
   jobs_ready_.notify_all();
   records_ready_.notify_all();
+  flows_ready_.notify_all();
   spdlog::info("claim loop stopped worker_id={}", config_.worker_id);
 }
 
@@ -315,6 +329,7 @@ bool Worker::WithDatabase(std::unique_ptr<pqxx::connection>& connection,
       if (!connection) {
         connection = db::Connect(config_.database_url);
         db::PrepareJobQueueStatements(*connection);
+        if (cleeng_) db::PrepareJobStepStatements(*connection);
       }
       operation(*connection);
       return true;
@@ -389,7 +404,10 @@ bool Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>
 
   std::optional<std::string> authorization_reference;
   const auto topic = core::TopicFromName(job.topic);
-  if (topic && *topic != core::Topic::kAuthorisation) {
+  // With Cleeng reporting every topic payorch acts on runs its flow, which finds the open
+  // authorisation in job_steps itself.
+  const bool flow = cleeng_ != nullptr && topic.has_value();
+  if (topic && *topic != core::Topic::kAuthorisation && !flow) {
     const bool found = WithDatabase(
         connection, GiveUpAt(claimed), "authorization reference lookup", job.id,
         [&](pqxx::connection& c) {
@@ -441,6 +459,15 @@ bool Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>
   }
 
   runtime->metrics.in_flight.Add(1);
+  if (flow) {
+    // Blocking work (Cleeng calls): a flow thread runs it; the hold goes on until recorded.
+    {
+      std::lock_guard lock(mutex_);
+      flows_.push_back(FlowTask{claimed, std::move(runtime)});
+    }
+    flows_ready_.notify_one();
+    return true;
+  }
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   AdapterRuntime& used = *runtime;
   // The call runs without this thread: its end (on a gRPC thread) tells the gate and hands the
@@ -462,6 +489,177 @@ bool Worker::HandleJob(const Claimed& claimed, std::unique_ptr<pqxx::connection>
         QueueRecord(claimed, std::move(plan), std::move(runtime));
       });
   return true;
+}
+
+void Worker::RunFlowThread() {
+  std::unique_ptr<pqxx::connection> connection;
+  std::mt19937_64 random(std::random_device{}());
+  while (true) {
+    FlowTask task;
+    {
+      std::unique_lock lock(mutex_);
+      // Every job that may still become a flow is held (busy_), so once none is held after the
+      // claim loop ended, none will come.
+      flows_ready_.wait(lock, [&] { return !flows_.empty() || (claim_loop_done_ && busy_ == 0); });
+      if (flows_.empty()) break;
+      task = std::move(flows_.front());
+      flows_.pop_front();
+    }
+    if (stopping_) {
+      // Not started: give it back with its gate slot, as a dispatcher does.
+      task.runtime->metrics.in_flight.Add(-1);
+      task.runtime->gate->ReleaseWithoutCall();
+      Release(task.claimed, connection, milliseconds(0), "shutdown", task.runtime.get());
+      EndHolds(1);
+      continue;
+    }
+    RunFlowJob(task, connection, random);
+  }
+  spdlog::info("cleeng flow thread stopped worker_id={}", config_.worker_id);
+}
+
+cleeng::AdapterReply Worker::CallAdapter(AdapterRuntime& runtime, const db::ClaimedJob& job,
+                                         const core::CleengEvent& event,
+                                         const cleeng::AdapterRequest& request,
+                                         std::string& status_lookup) {
+  const auto wait = [&](const std::function<void(AdapterClient::Done)>& start) {
+    auto promise = std::make_shared<std::promise<CallResult>>();
+    auto future = promise->get_future();
+    start([promise](CallResult call) { promise->set_value(std::move(call)); });
+    if (future.wait_for(runtime.settings.deadline + kAdapterWaitMargin) !=
+        std::future_status::ready) {
+      CallResult late;
+      late.code = grpc::StatusCode::DEADLINE_EXCEEDED;
+      late.message = "the adapter call did not end within its deadline";
+      return late;
+    }
+    return future.get();
+  };
+  const auto reply_of = [](const CallResult& call) {
+    cleeng::AdapterReply reply;
+    reply.code = call.code;
+    reply.message = call.message;
+    reply.result = call.result;
+    return reply;
+  };
+
+  if (job.was_in_doubt && status_lookup.empty()) {
+    const CallResult status = wait([&](AdapterClient::Done done) {
+      runtime.client.GetPaymentStatus(job.idempotency_key, std::move(done));
+    });
+    if (status.code != grpc::StatusCode::OK || status.found) {
+      status_lookup = status.code == grpc::StatusCode::OK ? "found" : "failed";
+      return reply_of(status);
+    }
+    status_lookup = "not_found";  // nothing happened under the key: call it again
+  }
+
+  const CallResult call = wait([&](AdapterClient::Done done) {
+    switch (request.rpc) {
+      case cleeng::AdapterRpc::kAuthorize: {
+        gateway_v1::AuthorizeRequest proto;
+        FillMeta(proto.mutable_meta(), job);
+        *proto.mutable_event() = BuildSubscriptionEvent(event, job.raw_event);
+        if (request.amount) *proto.mutable_amount() = *request.amount;
+        runtime.client.Authorize(std::move(proto), std::move(done));
+        return;
+      }
+      case cleeng::AdapterRpc::kCapture: {
+        gateway_v1::CaptureRequest proto;
+        FillMeta(proto.mutable_meta(), job);
+        *proto.mutable_event() = BuildSubscriptionEvent(event, job.raw_event);
+        if (request.amount) *proto.mutable_amount() = *request.amount;
+        proto.set_authorization_reference(request.authorization_reference);
+        runtime.client.Capture(std::move(proto), std::move(done));
+        return;
+      }
+      case cleeng::AdapterRpc::kTerminate: {
+        gateway_v1::TerminateRequest proto;
+        FillMeta(proto.mutable_meta(), job);
+        *proto.mutable_event() = BuildSubscriptionEvent(event, job.raw_event);
+        proto.set_authorization_reference(request.authorization_reference);
+        runtime.client.Terminate(std::move(proto), std::move(done));
+        return;
+      }
+    }
+  });
+  return reply_of(call);
+}
+
+void Worker::RunFlowJob(const FlowTask& task, std::unique_ptr<pqxx::connection>& connection,
+                        std::mt19937_64& random) {
+  const db::ClaimedJob& job = task.claimed.job;
+  AdapterRuntime& runtime = *task.runtime;
+  const auto started_at = std::chrono::system_clock::now();
+  std::optional<grpc::StatusCode> adapter_code;
+  std::string status_lookup;
+  std::optional<AttemptPlan> plan;
+  std::string kind = "dead_without_call";
+  cleeng::FlowResult result;
+
+  auto parsed = core::ParseWebhook(job.raw_event);
+  if (!parsed.ok()) {
+    plan = DeadWithoutCall(job, config_.worker_id, runtime.settings.name,
+                           "stored event does not parse: " + parsed.error().code + ": " +
+                               parsed.error().message);
+  } else {
+    const cleeng::FlowJob flow_job{job.id, job.fence, job.idempotency_key,
+                                   std::move(parsed.value())};
+    const cleeng::AdapterCall adapter = [&](const cleeng::AdapterRequest& request) {
+      cleeng::AdapterReply reply = CallAdapter(runtime, job, flow_job.event, request,
+                                               status_lookup);
+      adapter_code = reply.code;
+      return reply;
+    };
+    const milliseconds step_bound =
+        std::max(config_.cleeng.max_call_time, runtime.settings.deadline) + kFlowStepMargin;
+    cleeng::FlowHooks hooks;
+    hooks.continue_after_step = [&](std::string_view) {
+      return !stopping_ && steady_clock::now() + step_bound < task.claimed.lease_end;
+    };
+    const bool connected = WithDatabase(connection, GiveUpAt(task.claimed), "flow connection",
+                                        job.id, [](pqxx::connection&) {});
+    if (connected) {
+      result = cleeng::RunFlow(*connection, *cleeng_, flow_job, adapter, hooks);
+    } else {
+      result.kind = cleeng::FlowResult::Kind::kDatabase;
+      result.error = "the database is unreachable";
+    }
+    // The step that failed may have broken the connection: the next flow makes a new one.
+    if (result.kind == cleeng::FlowResult::Kind::kDatabase) connection.reset();
+    kind = std::string(cleeng::FlowResultKindName(result.kind));
+    std::uniform_real_distribution<double> jitter(0.0, 1.0);
+    plan = FlowAttemptPlan(job, result, adapter_code, config_.worker_id, runtime.settings.name,
+                           runtime.settings.retry, jitter(random), started_at);
+  }
+
+  runtime.metrics.in_flight.Add(-1);
+  if (adapter_code) {
+    runtime.gate->Release(*adapter_code);
+  } else {
+    runtime.gate->ReleaseWithoutCall();
+  }
+  runtime.metrics.SetBreakerState(static_cast<int>(runtime.gate->state()));
+  if (status_lookup == "found") runtime.metrics.in_doubt_found.Increment();
+  if (status_lookup == "not_found") runtime.metrics.in_doubt_not_found.Increment();
+  if (status_lookup == "failed") runtime.metrics.in_doubt_failed.Increment();
+  registry_
+      .GetCounter("payorch_cleeng_flow_results_total", "Attempts of Cleeng flows, by how they ended",
+                  {{"kind", kind}})
+      .Increment();
+  spdlog::info("cleeng flow ended job_id={} attempt={} adapter={} kind={} last_step={}{}{}",
+               job.id, job.attempt, runtime.settings.name, kind,
+               result.last_step.empty() ? "-" : result.last_step,
+               result.error.empty() ? "" : " error=",
+               result.error.empty() ? "" : "\"" + result.error + "\"");
+  if (!plan) {
+    // Another claim owns the job now: it records; this attempt records nothing.
+    metrics_.lease_lost.Increment();
+    EndHolds(1);
+    return;
+  }
+  plan->status_lookup = status_lookup;
+  QueueRecord(task.claimed, std::move(*plan), task.runtime);
 }
 
 void Worker::QueueRecord(const Claimed& claimed, AttemptPlan plan,

@@ -9,6 +9,8 @@
 #include <random>
 
 #include "db/job_queue.hpp"
+#include "services/cleeng/cleeng_client.hpp"
+#include "services/cleeng/flows.hpp"
 #include "services/core/metrics.hpp"
 #include "services/worker/adapter_pool.hpp"
 #include "services/worker/config.hpp"
@@ -53,6 +55,11 @@ class Worker {
   // Records finished attempts in batches until the claim loop has ended and every job this
   // worker held is recorded, released or abandoned.
   void RunRecorder();
+  // A Cleeng flow thread (only with config.cleeng.enabled; main runs
+  // config.cleeng_flow_threads of them): runs the flows dispatchers queue, each blocking this
+  // thread for its Cleeng and adapter calls, and hands each attempt to the recorder. Returns
+  // once the claim loop has ended and no job is held.
+  void RunFlowThread();
   void Stop();
 
   // Replaces the routing table: jobs dispatched from now on use `adapters`; calls in flight end
@@ -85,6 +92,21 @@ class Worker {
   // The current routing table.
   std::shared_ptr<const RoutingTable> Table();
   struct PendingRecord;
+  // A job whose Cleeng flow is to run, with the adapter (and gate slot) it was admitted to.
+  struct FlowTask {
+    Claimed claimed;
+    std::shared_ptr<AdapterRuntime> runtime;
+  };
+  // Runs one attempt of a flow on the calling flow thread and hands it to the recorder (or ends
+  // its hold when the lease was lost).
+  void RunFlowJob(const FlowTask& task, std::unique_ptr<pqxx::connection>& connection,
+                  std::mt19937_64& random);
+  // The flow's adapter call, blocking, bounded by the adapter's deadline; a job claimed in doubt
+  // first asks GetPaymentStatus for its key (`status_lookup` says how that ended).
+  cleeng::AdapterReply CallAdapter(AdapterRuntime& runtime, const db::ClaimedJob& job,
+                                   const core::CleengEvent& event,
+                                   const cleeng::AdapterRequest& request,
+                                   std::string& status_lookup);
   // Metrics and the log line of an attempt the recorder recorded (or found its lease lost).
   void AfterRecord(const PendingRecord& pending, bool recorded);
   // Ends `count` holds: frees room for claims and lets the recorder notice the end.
@@ -125,6 +147,11 @@ class Worker {
     AttemptPlan plan;
     std::shared_ptr<AdapterRuntime> runtime;  // null: the job routed nowhere
   };
+  // Cleeng reporting: the client (thread-safe, shared by the flow threads), null when off, and
+  // the flows waiting for a flow thread (bounded by busy_, hence by config.concurrency).
+  std::unique_ptr<cleeng::CleengClient> cleeng_;
+  std::deque<FlowTask> flows_;
+  std::condition_variable flows_ready_;  // a flow was queued, or a hold ended, or Stop
   std::deque<PendingRecord> records_;   // attempts waiting for the recorder; bounded by busy_
   std::condition_variable records_ready_;
   int busy_ = 0;                        // jobs held: queued, in a call, or waiting to be recorded
