@@ -23,7 +23,9 @@ struct CleengConfig {
   std::chrono::milliseconds request_timeout{5000};  // write the request + read the whole answer
   // Bounds of one logical call (its retries included): whichever is reached first ends it.
   int max_attempts = 4;
-  std::chrono::milliseconds max_call_time{20000};
+  // 10 s: with the default 60 s lease, three calls and a 5 s adapter deadline fit in one lease,
+  // and a call in progress at SIGTERM ends within the worker's 15 s shutdown bound.
+  std::chrono::milliseconds max_call_time{10000};
   std::chrono::milliseconds backoff_base{200};
   std::chrono::milliseconds backoff_max{5000};
   // PEM bundle of trusted CAs; empty: the system's default trust store.

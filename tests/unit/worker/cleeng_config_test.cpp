@@ -65,11 +65,13 @@ TEST_F(CleengWorkerConfig, ReportingFromTheEnvironmentAndNamedBaseUrls) {
 }
 
 TEST_F(CleengWorkerConfig, BadSettingsExitTwo) {
-  // The lease must hold three Cleeng calls and the adapter call: 3 x 20000 + 5000 + 1000.
-  auto short_lease = Parse({"--cleeng-reporting", "--lease-ms", "66000"});
+  // The lease must hold three Cleeng calls and the adapter call: 3 x 10000 + 5000 + 1000.
+  auto short_lease = Parse({"--cleeng-reporting", "--lease-ms", "36000"});
   ASSERT_FALSE(short_lease.ok());
   EXPECT_EQ(short_lease.error().exit_code, 2);
-  EXPECT_TRUE(Parse({"--cleeng-reporting", "--lease-ms", "66001"}).ok());
+  EXPECT_TRUE(Parse({"--cleeng-reporting", "--lease-ms", "36001"}).ok());
+  // The defaults fit together: reporting on with the default lease starts.
+  EXPECT_TRUE(Parse({"--cleeng-reporting"}).ok());
   // No token.
   ::unsetenv("PAYORCH_CLEENG_PUBLISHER_TOKEN");
   auto no_token = Parse({"--cleeng-reporting", "--lease-ms", "90000"});
