@@ -46,8 +46,8 @@ struct JobListFilter {
   std::string finished_since{};
   std::string finished_until{};
   // Keyset paging: only jobs after this job in the listing order (created_at DESC, id DESC).
-  // Rows are never deleted and created_at never changes, so a page boundary is stable however
-  // many jobs arrive meanwhile. An unknown id yields an empty page.
+  // created_at never changes, so a page boundary is stable however many jobs arrive meanwhile.
+  // An unknown id (or one `jobs prune` removed meanwhile) yields an empty page.
   std::optional<std::int64_t> before_id{};
   // At most this many rows; clamped to [1, kMaxListJobsLimit].
   int limit = 50;
@@ -172,12 +172,24 @@ struct FinishedWindow {
   std::int64_t cancelled = 0;
 };
 
-// What `stats` shows, read in one REPEATABLE READ snapshot so that its numbers agree.
+// Default and bounds of the window `stats` counts final jobs over.
+inline constexpr int kDefaultStatsWindowSeconds = 24 * 3600;
+
+// What `stats` shows, read in one REPEATABLE READ snapshot so that its numbers agree. Its cost
+// follows the backlog and the window, not the history: unfinished jobs are counted exactly
+// (through the partial indexes on what is due and what is running), final jobs only when they
+// finished within the window (through jobs_finished_idx).
 struct JobStats {
-  std::vector<std::pair<std::string, std::int64_t>> by_state{};    // state -> jobs
-  std::vector<std::pair<std::string, std::int64_t>> by_topic{};    // topic -> jobs
-  std::vector<std::pair<std::string, std::int64_t>> by_adapter{};  // adapter -> jobs attempted
-  std::vector<std::pair<std::string, std::int64_t>> by_outcome{};  // outcome -> succeeded jobs
+  int window_seconds = 0;  // the window of the final counts below
+  // state -> jobs: queued, running, in_doubt exactly; succeeded, dead, cancelled finished within
+  // the window.
+  std::vector<std::pair<std::string, std::int64_t>> by_state{};
+  // topic -> jobs unfinished or finished within the window.
+  std::vector<std::pair<std::string, std::int64_t>> by_topic{};
+  // adapter -> jobs attempted through it, among jobs unfinished or finished within the window.
+  std::vector<std::pair<std::string, std::int64_t>> by_adapter{};
+  // outcome -> jobs succeeded within the window.
+  std::vector<std::pair<std::string, std::int64_t>> by_outcome{};
   // Seconds since the oldest due job (queued or in_doubt, run_after passed) became due; nullopt
   // when nothing is due.
   std::optional<double> oldest_due_age_seconds{};
@@ -185,8 +197,9 @@ struct JobStats {
   FinishedWindow last_hour;
 };
 
-// Aggregates over the whole jobs table (sequential scans: fine for an operator's occasional look,
-// not for a dashboard that polls). Throws DatabaseError.
-JobStats ReadJobStats(pqxx::connection& connection);
+// The stats with final counts over the last `window_seconds` (> 0). Every statement is an index
+// range scan over the backlog or the window. Throws DatabaseError.
+JobStats ReadJobStats(pqxx::connection& connection,
+                      int window_seconds = kDefaultStatsWindowSeconds);
 
 }  // namespace payorch::db

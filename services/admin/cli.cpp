@@ -316,9 +316,16 @@ void BuildApp(CLI::App& app, Invocation& invocation) {
       "stats", "Job counts by state, topic, adapter, outcome; due backlog; recent throughput");
   stats->footer(
       "Example:\n"
-      "  payorch-admin stats --json\n"
-      "Throughput and failure rate (dead / (succeeded + dead)) cover jobs finished in the last "
-      "5 minutes and the last hour. JSON shape: see services/admin/README.md.");
+      "  payorch-admin stats --window 7d --json\n"
+      "Unfinished jobs (queued, running, in_doubt) are all counted; final ones (succeeded, dead, "
+      "cancelled, outcomes) only when they finished within --window, so that the cost follows "
+      "the backlog, not the history. Throughput and failure rate (dead / (succeeded + dead)) "
+      "cover jobs finished in the last 5 minutes and the last hour. JSON shape: see "
+      "services/admin/README.md.");
+  stats->add_option("--window", invocation.stats.window,
+                    "Count final jobs finished within this DURATION (e.g. 24h, 7d)")
+      ->type_name("DURATION")
+      ->capture_default_str();
   stats->add_flag("--json", invocation.stats.json, "One JSON document instead of tables");
   stats->callback([&invocation] { invocation.command = Command::kStats; });
 

@@ -227,8 +227,13 @@ int RunJobsShow(pqxx::connection& connection, const JobsShowOptions& options, st
 
 int RunStats(pqxx::connection& connection, const StatsOptions& options, std::ostream& out,
              std::ostream& err) {
+  const auto window = ParseDuration(options.window);
+  if (!window) {
+    PrintError(err, "--window: " + window.error());
+    return kExitUsage;
+  }
   return ReportingDatabaseErrors(err, [&] {
-    const auto stats = db::ReadJobStats(connection);
+    const auto stats = db::ReadJobStats(connection, static_cast<int>(window->count()));
     if (options.json) {
       out << boost::json::serialize(StatsDocument(stats)) << '\n';
     } else {

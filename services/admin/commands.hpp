@@ -97,6 +97,9 @@ struct JobsCancelOptions {
 };
 
 struct StatsOptions {
+  // Final jobs (succeeded, dead, cancelled) count when they finished within this DURATION
+  // (time_bounds.hpp); unfinished jobs always count.
+  std::string window = "24h";
   bool json = false;
 };
 
@@ -144,7 +147,7 @@ int RunJobsReplay(pqxx::connection& connection, const JobsReplayOptions& options
 int RunJobsCancel(pqxx::connection& connection, const JobsCancelOptions& options,
                   std::ostream& out, std::ostream& err);
 
-// `stats`.
+// `stats`: exit 2 for a bad --window.
 int RunStats(pqxx::connection& connection, const StatsOptions& options, std::ostream& out,
              std::ostream& err);
 

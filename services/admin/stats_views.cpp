@@ -17,6 +17,9 @@ constexpr core::JobState kAllStates[] = {core::JobState::kQueued,  core::JobStat
                                          core::JobState::kDead,    core::JobState::kCancelled};
 
 std::string WindowName(int seconds) {
+  constexpr int kDay = 24 * 3600;
+  // "24h" reads better than "1d"; "7d" better than "168h".
+  if (seconds > kDay && seconds % kDay == 0) return std::to_string(seconds / kDay) + "d";
   if (seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
   if (seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
   return std::to_string(seconds) + "s";
@@ -38,7 +41,7 @@ std::string Fixed(double value, int decimals) {
   return buffer;
 }
 
-void PrintCounts(const char* title, const char* key_header,
+void PrintCounts(const std::string& title, const char* key_header,
                  const std::vector<std::pair<std::string, std::int64_t>>& counts,
                  std::ostream& out) {
   out << title << ":\n";
@@ -89,6 +92,9 @@ boost::json::object StatsDocument(const db::JobStats& stats) {
   if (stats.oldest_due_age_seconds) oldest = *stats.oldest_due_age_seconds;
   return {
       {"by_state", std::move(by_state)},
+      // by_state's final states, by_topic, by_adapter and by_outcome count unfinished jobs and
+      // jobs finished within this many seconds (stats --window), not the whole history.
+      {"window_seconds", stats.window_seconds},
       {"by_topic", CountsToJson(stats.by_topic)},
       {"by_adapter", CountsToJson(stats.by_adapter)},
       {"by_outcome", CountsToJson(stats.by_outcome)},
@@ -106,13 +112,21 @@ void PrintStats(const db::JobStats& stats, std::ostream& out) {
     }
     by_state.emplace_back(std::string(core::JobStateName(state)), count);
   }
+  // Final counts would otherwise read as totals since the beginning: say which window they cover.
+  const std::string window = "the last " + WindowName(stats.window_seconds);
+  out << "unfinished jobs (queued, running, in_doubt) are all counted; final ones (succeeded, "
+         "dead, cancelled) only when they finished in "
+      << window << " (--window)\n\n";
   PrintCounts("jobs by state", "STATE", by_state, out);
   out << '\n';
-  PrintCounts("jobs by topic", "TOPIC", stats.by_topic, out);
+  PrintCounts(("jobs by topic (unfinished, or finished in " + window + ")").c_str(), "TOPIC",
+              stats.by_topic, out);
   out << '\n';
-  PrintCounts("jobs by adapter (attempted)", "ADAPTER", stats.by_adapter, out);
+  PrintCounts(("jobs by adapter (attempted; unfinished, or finished in " + window + ")").c_str(),
+              "ADAPTER", stats.by_adapter, out);
   out << '\n';
-  PrintCounts("succeeded jobs by outcome", "OUTCOME", stats.by_outcome, out);
+  PrintCounts(("jobs succeeded in " + window + " by outcome").c_str(), "OUTCOME",
+              stats.by_outcome, out);
   out << "\noldest due job: "
       << (stats.oldest_due_age_seconds ? Fixed(*stats.oldest_due_age_seconds, 1) + " s waiting"
                                        : std::string("none due"))

@@ -11,11 +11,13 @@ namespace payorch::admin {
 
 // How `stats` and `adapter check` look. Pure functions of their records.
 //
-// stats --json:
+// stats --json (unfinished jobs counted exactly; final ones only when they finished within the
+// stats window, JobStats::window_seconds, `--window`):
 //   {"by_state": {"queued": 3, "running": 0, "in_doubt": 0, "succeeded": 10, "dead": 1,
 //                 "cancelled": 0},                     every state, zeros included
 //    "by_topic": {"<topic>": n, ...}, "by_adapter": {"<adapter>": jobs attempted, ...},
-//    "by_outcome": {"approved": n, "declined": n},     succeeded jobs
+//                                                      jobs unfinished or finished in the window
+//    "by_outcome": {"approved": n, "declined": n},     jobs succeeded in the window
 //    "oldest_due_age_seconds": 12.5 or null,           null when nothing is due
 //    "windows": [{"name": "5m", "seconds": 300, "finished": n, "succeeded": n, "dead": n,
 //                 "cancelled": n, "throughput_per_minute": 1.5,

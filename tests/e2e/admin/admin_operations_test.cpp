@@ -455,7 +455,7 @@ TEST_F(AdminOperations, AuditRowsCannotBeRewritten) {
   EXPECT_THROW(tx.exec0("UPDATE job_audit SET reason = 'other'"), pqxx::sql_error);
 }
 
-TEST_F(AdminOperations, StatsCountsEverythingAndTheRecentWindows) {
+TEST_F(AdminOperations, StatsCountsTheBacklogAndTheWindowAndTheRecentWindows) {
   Insert({.key = "a", .state = "succeeded", .outcome = "approved", .adapters = {"sandbox"}});
   Insert({.key = "b", .state = "succeeded", .outcome = "declined", .adapters = {"sandbox"}});
   Insert({.key = "c",
@@ -473,14 +473,15 @@ TEST_F(AdminOperations, StatsCountsEverythingAndTheRecentWindows) {
   const auto stats = Admin({"stats", "--json"});
   ASSERT_EQ(stats.exit_code, 0) << stats.output;
   const auto document = json::parse(stats.stdout_text).as_object();
+  // Job c finished long before the default 24h window: not counted.
   EXPECT_EQ(document.at("by_state"), (json::object{{"queued", 1},
                                                    {"running", 0},
                                                    {"in_doubt", 0},
                                                    {"succeeded", 2},
-                                                   {"dead", 2},
+                                                   {"dead", 1},
                                                    {"cancelled", 0}}));
-  EXPECT_EQ(document.at("by_topic"), (json::object{{kAuthorisation, 3}, {kCapture, 2}}));
-  EXPECT_EQ(document.at("by_adapter"), (json::object{{"sandbox", 3}, {"stripe", 2}}));
+  EXPECT_EQ(document.at("by_topic"), (json::object{{kAuthorisation, 3}, {kCapture, 1}}));
+  EXPECT_EQ(document.at("by_adapter"), (json::object{{"sandbox", 3}, {"stripe", 1}}));
   EXPECT_EQ(document.at("by_outcome"), (json::object{{"approved", 1}, {"declined", 1}}));
   EXPECT_GE(document.at("oldest_due_age_seconds").as_double(), 89.0);
   const auto& windows = document.at("windows").as_array();
@@ -493,9 +494,19 @@ TEST_F(AdminOperations, StatsCountsEverythingAndTheRecentWindows) {
   }
   EXPECT_NEAR(windows[0].at("throughput_per_minute").as_double(), 3.0 / 5.0, 1e-9);
 
+  const auto wide = Admin({"stats", "--window", "3000d", "--json"});
+  ASSERT_EQ(wide.exit_code, 0) << wide.output;
+  const auto wide_document = json::parse(wide.stdout_text).as_object();
+  EXPECT_EQ(wide_document.at("by_state").at("dead"), 2);
+  EXPECT_EQ(wide_document.at("by_topic"), (json::object{{kAuthorisation, 3}, {kCapture, 2}}));
+  EXPECT_EQ(wide_document.at("by_adapter"), (json::object{{"sandbox", 3}, {"stripe", 2}}));
+  EXPECT_EQ(Admin({"stats", "--window", "forever"}).exit_code, 2);
+
   const auto table = Admin({"stats"});
   ASSERT_EQ(table.exit_code, 0) << table.output;
   EXPECT_NE(table.stdout_text.find("jobs by state:\n"), std::string::npos) << table.stdout_text;
+  EXPECT_NE(table.stdout_text.find("finished in the last 24h (--window)"), std::string::npos)
+      << table.stdout_text;
   EXPECT_NE(table.stdout_text.find("last 5m"), std::string::npos) << table.stdout_text;
 }
 

@@ -1,5 +1,6 @@
 // payorch-admin's commands against a real PostgreSQL: rows are inserted with plain SQL, the
 // commands are called as functions, and their output is parsed back.
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 #include <string>
@@ -284,6 +285,115 @@ TEST_F(AdminCommandsTest, RepositoryClampsTheLimit) {
   EXPECT_EQ(db::ListJobs(*connection_, {.limit = 0}).jobs.size(), 1u);
   EXPECT_EQ(db::ListJobs(*connection_, {.limit = -5}).jobs.size(), 1u);
   EXPECT_EQ(db::ListJobs(*connection_, {.limit = 1'000'000}).jobs.size(), 2u);
+}
+
+TEST_F(AdminCommandsTest, CombinedFiltersPageTheSameOnceThePlanIsGeneric) {
+  // Keyset pages of 1 through dead and cancelled jobs of one subscription created since a time:
+  // more than the five executions after which PostgreSQL may plan a prepared statement
+  // generically, so a wrong generic plan would show as a wrong page.
+  std::vector<std::int64_t> expected;
+  for (int day = 1; day <= 9; ++day) {
+    const auto state = day % 3 == 0 ? "queued" : (day % 3 == 1 ? "dead" : "cancelled");
+    const auto id = InsertJob("p" + std::to_string(day), state,
+                              "2026-01-0" + std::to_string(day) + " 10:00:00Z");
+    if (day >= 2 && day % 3 != 0) expected.insert(expected.begin(), id);
+  }
+  {
+    pqxx::work tx(*connection_);
+    tx.exec0("UPDATE jobs SET subscription_id = 'sub-shared' WHERE event_key <> 'p8'");
+    tx.commit();
+  }
+  expected.erase(std::find(expected.begin(), expected.end(),
+                           db::FindJobIdByEventKey(*connection_, "p8").value()));
+  for (int round = 0; round < 2; ++round) {
+    db::JobListFilter filter{.states = {core::JobState::kDead, core::JobState::kCancelled},
+                             .subscription_id = "sub-shared",
+                             .created_since = "2026-01-02T00:00:00Z",
+                             .limit = 1};
+    std::vector<std::int64_t> listed;
+    for (int page = 0; page < 10; ++page) {
+      const auto result = db::ListJobs(*connection_, filter);
+      for (const auto& job : result.jobs) listed.push_back(job.id);
+      if (!result.next_before_id) break;
+      filter.before_id = result.next_before_id;
+    }
+    EXPECT_EQ(listed, expected) << "round " << round;
+  }
+}
+
+class StatsTest : public AdminCommandsTest {
+ protected:
+  // `stats --json` with this window, parsed.
+  boost::json::object Stats(const std::string& window) {
+    std::ostringstream out, err;
+    EXPECT_EQ(RunStats(*connection_, {.window = window, .json = true}, out, err), kExitOk)
+        << err.str();
+    return boost::json::parse(out.str()).as_object();
+  }
+
+  // Moves a final job's finish (and its creation) `age` into the past (an interval literal).
+  void FinishedAgo(std::int64_t id, const std::string& age) {
+    pqxx::work tx(*connection_);
+    tx.exec_params0(
+        "UPDATE jobs SET finished_at = now() - $2::interval, created_at = now() - $2::interval "
+        "- interval '1 min', outcome = CASE WHEN state = 'succeeded' THEN 'approved' END "
+        "WHERE id = $1",
+        id, age);
+    tx.commit();
+  }
+};
+
+TEST_F(StatsTest, CountsTheBacklogExactlyAndFinalJobsOnlyWithinTheWindow) {
+  InsertJob("q1", "queued", "2020-01-01 10:00:00Z");  // unfinished: counted however old
+  InsertJob("q2", "queued", "2026-01-01 10:00:00Z");
+  InsertJob("r", "running", "2026-01-01 10:00:00Z");
+  const auto doubt = InsertJob("i", "in_doubt", "2026-01-01 10:00:00Z");
+  InsertAttempt(doubt, 1, "DEADLINE_EXCEEDED", "in_doubt");
+  const auto recent = InsertJob("s1", "succeeded", "2026-01-01 10:00:00Z");
+  FinishedAgo(recent, "2 hours");
+  InsertAttempt(recent, 1, "OK", "succeeded");
+  const auto older = InsertJob("s2", "succeeded", "2026-01-01 10:00:00Z");
+  FinishedAgo(older, "3 days");
+  InsertAttempt(older, 1, "OK", "succeeded");
+  FinishedAgo(InsertJob("d", "dead", "2026-01-01 10:00:00Z"), "30 days");
+
+  const auto day = Stats("24h");
+  EXPECT_EQ(day.at("by_state"), (boost::json::object{{"queued", 2},
+                                                     {"running", 1},
+                                                     {"in_doubt", 1},
+                                                     {"succeeded", 1},
+                                                     {"dead", 0},
+                                                     {"cancelled", 0}}));
+  EXPECT_EQ(day.at("by_topic"), (boost::json::object{{kAuthorisation, 5}}));
+  EXPECT_EQ(day.at("by_adapter"), (boost::json::object{{"sandbox", 2}}));  // in_doubt + s1
+  EXPECT_EQ(day.at("by_outcome"), (boost::json::object{{"approved", 1}}));
+
+  const auto week = Stats("7d");
+  EXPECT_EQ(week.at("by_state").at("succeeded"), 2);
+  EXPECT_EQ(week.at("by_state").at("dead"), 0);
+  EXPECT_EQ(week.at("by_state").at("queued"), 2);
+  EXPECT_EQ(week.at("by_adapter"), (boost::json::object{{"sandbox", 3}}));
+  EXPECT_EQ(week.at("by_outcome"), (boost::json::object{{"approved", 2}}));
+
+  EXPECT_EQ(Stats("60d").at("by_state").at("dead"), 1);
+}
+
+TEST_F(StatsTest, TableSaysWhichWindowTheFinalCountsCover) {
+  std::ostringstream out, err;
+  ASSERT_EQ(RunStats(*connection_, {.window = "7d"}, out, err), kExitOk) << err.str();
+  EXPECT_NE(out.str().find("only when they finished in the last 7d (--window)"), std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("jobs succeeded in the last 7d by outcome:\n"), std::string::npos)
+      << out.str();
+}
+
+TEST_F(StatsTest, BadWindowExitsTwo) {
+  for (const char* window : {"", "0s", "24", "-1h", "soon"}) {
+    std::ostringstream out, err;
+    EXPECT_EQ(RunStats(*connection_, {.window = window}, out, err), kExitUsage) << window;
+    EXPECT_NE(err.str().find("--window"), std::string::npos) << err.str();
+    EXPECT_TRUE(out.str().empty());
+  }
 }
 
 // The line of `migrate --status` output that starts with `name`, or empty.

@@ -14,6 +14,7 @@ db::JobStats Stats() {
   stats.by_adapter = {{"sandbox", 7}};
   stats.by_outcome = {{"approved", 5}, {"declined", 1}};
   stats.oldest_due_age_seconds = 12.5;
+  stats.window_seconds = 86400;
   stats.last_5_minutes = {.window_seconds = 300, .succeeded = 3, .dead = 1, .cancelled = 1};
   stats.last_hour = {.window_seconds = 3600, .succeeded = 0, .dead = 0, .cancelled = 0};
   return stats;
@@ -31,7 +32,8 @@ TEST(StatsViewsTest, ThroughputAndFailureRate) {
 
 TEST(StatsViewsTest, DocumentHasTheDocumentedShapeWithEveryState) {
   const auto document = StatsDocument(Stats());
-  EXPECT_EQ(document.size(), 6u);
+  EXPECT_EQ(document.size(), 7u);
+  EXPECT_EQ(document.at("window_seconds"), 86400);
   const auto& by_state = document.at("by_state").as_object();
   EXPECT_EQ(by_state.size(), 6u);
   EXPECT_EQ(by_state.at("dead"), 2);
