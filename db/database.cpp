@@ -30,4 +30,14 @@ std::unique_ptr<pqxx::connection> Connect(const std::string& database_url) {
   }
 }
 
+std::string StateArrayLiteral(const std::vector<core::JobState>& states) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += core::JobStateName(states[i]);
+  }
+  literal += '}';
+  return literal;
+}
+
 }  // namespace payorch::db

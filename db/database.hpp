@@ -3,8 +3,11 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <pqxx/pqxx>
+
+#include "services/core/job_state.hpp"
 
 namespace payorch::db {
 
@@ -23,6 +26,10 @@ class DatabaseError : public std::runtime_error {
 
 // Opens a connection. Throws DatabaseError (with the URL's password redacted) when it cannot.
 std::unique_ptr<pqxx::connection> Connect(const std::string& database_url);
+
+// A PostgreSQL text[] literal of state names, for `state = ANY($n::text[])`. The names come from
+// core::JobStateName, so they never need quoting.
+std::string StateArrayLiteral(const std::vector<core::JobState>& states);
 
 // Runs `fn` and converts any libpqxx or libpq failure into DatabaseError. Every public function
 // of the repository layer goes through it, so nothing above this layer sees pqxx exceptions.

@@ -69,16 +69,6 @@ RETURNING previous_state
 constexpr const char* kNotifyJobs = "job_admin_notify_jobs";
 constexpr const char* kNotifyJobsSql = "SELECT pg_notify('payorch_jobs', '')";
 
-std::string StateArrayLiteral(const std::vector<core::JobState>& states) {
-  std::string literal = "{";
-  for (std::size_t i = 0; i < states.size(); ++i) {
-    if (i > 0) literal += ',';
-    literal += core::JobStateName(states[i]);
-  }
-  literal += '}';
-  return literal;
-}
-
 std::optional<std::string> CurrentState(pqxx::transaction_base& txn, std::int64_t job_id) {
   const pqxx::result rows = txn.exec_prepared(kFindJobState, job_id);
   if (rows.empty()) return std::nullopt;

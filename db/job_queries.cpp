@@ -17,18 +17,6 @@ std::string Utc(const char* column) {
          " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 }
 
-// A PostgreSQL array literal of state names. The names come from core::JobStateName, so they
-// never need quoting.
-std::string StateArrayLiteral(const std::vector<core::JobState>& states) {
-  std::string literal = "{";
-  for (std::size_t i = 0; i < states.size(); ++i) {
-    if (i > 0) literal += ',';
-    literal += core::JobStateName(states[i]);
-  }
-  literal += '}';
-  return literal;
-}
-
 // Statement names are prefixed with this file's name so that they never collide with another
 // repository file's statements on a shared connection.
 
