@@ -19,22 +19,6 @@
 
 namespace payorch::admin {
 
-namespace {
-
-// Runs a command body, turning the database layer's exception into exit code 1. Anything else
-// escaping is a bug and is left to terminate the process loudly.
-template <typename Fn>
-int ReportingDatabaseErrors(std::ostream& err, Fn&& body) {
-  try {
-    return body();
-  } catch (const db::DatabaseError& e) {
-    PrintError(err, e.what());
-    return kExitFailure;
-  }
-}
-
-}  // namespace
-
 std::string OneLine(std::string_view text) {
   std::string line;
   line.reserve(text.size());

@@ -10,6 +10,7 @@
 
 #include <pqxx/pqxx>
 
+#include "db/database.hpp"
 #include "db/job_queries.hpp"
 #include "services/core/grpc_tls.hpp"
 #include "services/core/job_state.hpp"
@@ -179,5 +180,17 @@ std::string OneLine(std::string_view text);
 
 // Prints "payorch-admin: <message>" on one line to `err`.
 void PrintError(std::ostream& err, std::string_view message);
+
+// Runs a command body, turning the database layer's exception into exit code 1 with its message.
+// Anything else escaping is a bug and is left to terminate the process loudly.
+template <typename Fn>
+int ReportingDatabaseErrors(std::ostream& err, Fn&& body) {
+  try {
+    return body();
+  } catch (const db::DatabaseError& e) {
+    PrintError(err, e.what());
+    return kExitFailure;
+  }
+}
 
 }  // namespace payorch::admin

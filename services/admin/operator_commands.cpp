@@ -19,16 +19,6 @@ namespace payorch::admin {
 
 namespace {
 
-template <typename Fn>
-int ReportingDatabaseErrors(std::ostream& err, Fn&& body) {
-  try {
-    return body();
-  } catch (const db::DatabaseError& e) {
-    PrintError(err, e.what());
-    return kExitFailure;
-  }
-}
-
 // Bounds for what is stored in the audit row.
 constexpr std::size_t kMaxReasonLength = 1000;
 constexpr std::size_t kMaxActorLength = 200;

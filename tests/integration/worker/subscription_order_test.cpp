@@ -285,13 +285,18 @@ class HoldingGateway final : public gateway::v1::PaymentGateway::Service {
   std::vector<Call> calls_;
 };
 
-TEST(SubscriptionOrderWorker, CapturePostedBeforeItsAuthorisationFinishedRunsAfterIt) {
-  HoldingGateway gateway;
-  int port = 0;
+// Serves `gateway` in process on a free loopback port (written to `port`); nullptr on failure.
+std::unique_ptr<grpc::Server> ServeOnLoopback(grpc::Service& gateway, int& port) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&gateway);
-  auto server = builder.BuildAndStart();
+  return builder.BuildAndStart();
+}
+
+TEST(SubscriptionOrderWorker, CapturePostedBeforeItsAuthorisationFinishedRunsAfterIt) {
+  HoldingGateway gateway;
+  int port = 0;
+  auto server = ServeOnLoopback(gateway, port);
   ASSERT_NE(server, nullptr);
 
   testing::TestDatabase database;
@@ -375,10 +380,7 @@ class FlippingGateway final : public gateway::v1::PaymentGateway::Service {
 TEST(AdapterBreakerWorker, ParksJobsWithoutSpendingAttemptsThenResumes) {
   FlippingGateway gateway;
   int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&gateway);
-  auto server = builder.BuildAndStart();
+  auto server = ServeOnLoopback(gateway, port);
   ASSERT_NE(server, nullptr);
 
   testing::TestDatabase database;
