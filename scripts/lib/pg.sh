@@ -20,10 +20,21 @@ pg_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# pg_start DATA_DIR PORT: creates the cluster on first use, then starts it and waits until it
-# accepts connections (at most 30 s).
+# pg_tuned_options: deploy/postgresql.conf (the production settings) as `-c name=value` server
+# options, without listen_addresses (a private cluster listens on 127.0.0.1 only).
+pg_tuned_options() {
+  local conf
+  conf="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/deploy/postgresql.conf"
+  sed -e 's/#.*//' -e "s/[[:space:]]*=[[:space:]]*/=/" -e "s/'//g" -e 's/[[:space:]]*$//' "$conf" \
+    | grep -v -e '^$' -e '^listen_addresses=' | sed 's/^/-c /' | tr '\n' ' '
+}
+
+# pg_start DATA_DIR PORT [--tuned]: creates the cluster on first use, then starts it and waits
+# until it accepts connections (at most 30 s). --tuned applies deploy/postgresql.conf, as in
+# production (benchmarks); without it the server runs with PostgreSQL's defaults (tests, dev).
 pg_start() {
-  local data_dir=$1 port=$2
+  local data_dir=$1 port=$2 options=""
+  [ "${3:-}" != --tuned ] || options=$(pg_tuned_options)
   [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL server binaries not found (run scripts/install-deps)" >&2; return 1; }
   mkdir -p "$data_dir"
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$data_dir"; chmod 700 "$data_dir"; fi
@@ -33,7 +44,7 @@ pg_start() {
       || { cat "$data_dir.initdb.log" >&2; return 1; }
   fi
   pg_as_owner "$PG_BIN/pg_ctl" -D "$data_dir" -l "$data_dir/server.log" -w -t 30 start \
-    -o "-p $port -k $data_dir -c listen_addresses=127.0.0.1 -c max_connections=200" >/dev/null \
+    -o "-p $port -k $data_dir -c listen_addresses=127.0.0.1 -c max_connections=200 $options" >/dev/null \
     || { tail -n 20 "$data_dir/server.log" >&2; return 1; }
 }
 

@@ -5,10 +5,15 @@
 2. Every long-running payorch service's binary is run with `--check-config` and exactly the
    environment compose gives it: a setting compose passes that the binary rejects (a typo in a
    variable name, a bad value) fails here instead of in production.
+3. The postgres service reads deploy/postgresql.conf (the file the benchmarks run with), and
+   every setting in it is one this PostgreSQL knows (`postgres --describe-config`): a misspelt
+   setting would stop the production server from starting.
 
 Usage: check_compose.py REPO_DIR BIN_DIR
 """
+import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -33,6 +38,41 @@ def bind_mounts(service):
             yield parts[1], parts[0]
 
 
+def check_postgres(repo, service):
+    """Failures of check 3 (see the module's docstring)."""
+    command = service.get("command") or []
+    config_file = next((arg.split("=", 1)[1] for arg in command
+                        if str(arg).startswith("config_file=")), None)
+    if config_file is None:
+        return ["postgres: no -c config_file=... in its command"]
+    expected = os.path.realpath(os.path.join(repo, "deploy", "postgresql.conf"))
+    mounted = dict(bind_mounts(service)).get(config_file)
+    if mounted is None or os.path.realpath(mounted) != expected:
+        return [f"postgres: {config_file} is not bind-mounted from deploy/postgresql.conf"]
+    servers = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if not servers:
+        return ["postgres: no PostgreSQL server binary to check deploy/postgresql.conf with"]
+    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    described = subprocess.run([*run_as, servers[-1], "--describe-config"], capture_output=True,
+                               text=True, timeout=30, check=True)
+    known = {line.split("\t", 1)[0] for line in described.stdout.splitlines()}
+    failures, settings = [], 0
+    with open(expected, encoding="utf-8") as conf:
+        for number, line in enumerate(conf, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            match = re.fullmatch(r"([a-z_.]+)\s*=\s*\S.*", line)
+            if not match:
+                failures.append(f"deploy/postgresql.conf:{number}: not `name = value`: {line}")
+            elif match.group(1) not in known:
+                failures.append(f"deploy/postgresql.conf:{number}: unknown setting {match.group(1)}")
+            settings += 1
+    print(f"postgres: deploy/postgresql.conf, {settings} settings: "
+          f"{'ok' if not failures else 'FAILED'}")
+    return failures
+
+
 def main() -> int:
     repo, bin_dir = sys.argv[1], sys.argv[2]
     resolved = subprocess.run(
@@ -44,6 +84,7 @@ def main() -> int:
         return 1
     config = yaml.safe_load(resolved.stdout)
     checked, failures = 0, []
+    failures += check_postgres(repo, config["services"]["postgres"])
     for name, service in sorted(config["services"].items()):
         command = service.get("command") or []
         if not command or command[0] not in LONG_RUNNING:
