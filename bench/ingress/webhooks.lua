@@ -1,8 +1,20 @@
 -- wrk script for bench/ingress/run: every request is a distinct, realistic Cleeng webhook
 -- (subscriptionReadyForPaymentAuthorisation or ...Capture), so every request makes a new job.
--- Keys are unique across threads and runs (a per-run prefix, a thread number and a counter).
+--
+-- Like real renewals, the events are for existing subscriptions: ids spread over the same
+-- 3,000,000 numeric ids bench/history/run seeds its history with, so that with a history each new
+-- event's key and subscription land at random places in the large jobs indexes, next to that
+-- subscription's earlier events, as in production (not in a region of their own at one end).
+-- What makes each event distinct is its dunning date: one second apart per (thread, counter), from
+-- a base that differs per run (a hash of the run's prefix), so runs do not repeat each other.
 
 local run_prefix = os.getenv("PAYORCH_BENCH_PREFIX") or tostring(os.time())
+local subscriptions = 3000000
+local first_subscription = 100000000
+-- 2028-01-01T00:00:00Z plus up to about 30 years, from the run prefix (a 31-bit string hash).
+local run_base = 1830297600
+for i = 1, #run_prefix do run_base = (run_base * 31 + run_prefix:byte(i)) % 2147483647 end
+run_base = 1830297600 + (run_base % 100000) * 10000
 local threads = {}
 local counter = 0
 
@@ -22,15 +34,17 @@ local gateways = { "adyen", "stripe", "checkout" }
 
 function request()
   counter = counter + 1
-  local subscription = string.format("%s-%d-%d", run_prefix, thread_id, counter)
+  -- A stride coprime with the id range visits the ids in a scattered order.
+  local subscription = first_subscription + (thread_id * 1000003 + counter * 7919) % subscriptions
+  local dunning = os.date("!%Y-%m-%dT%H:%M:%SZ", run_base + counter * 16 + thread_id)
   local body = string.format(
-    '{"broadcasterId":123456789,"topic":"%s","data":{"subscriptionId":"%s",' ..
+    '{"broadcasterId":123456789,"topic":"%s","data":{"subscriptionId":"%d",' ..
     '"offerId":"S531234647_US","customerId":%d,"customerEmail":"user%d@example.com",' ..
     '"paymentDetailsId":%d,"paymentMethodId":123123123,"paymentGateway":"%s",' ..
-    '"dunningAttemptDate":"2026-11-04T19:55:41Z","dunningStatus":"pending","currency":"USD",' ..
+    '"dunningAttemptDate":"%s","dunningStatus":"pending","currency":"USD",' ..
     '"paymentCountry":"US","token":"tok_%d_%d"}}',
     topics[counter % 2 + 1], subscription, 900000000 + counter, counter, 700000 + counter,
-    gateways[counter % 3 + 1], thread_id, counter)
+    gateways[counter % 3 + 1], dunning, thread_id, counter)
   return wrk.format(nil, wrk.path, nil, body)
 end
 
