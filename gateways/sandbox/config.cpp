@@ -96,6 +96,10 @@ std::optional<std::string> ValidateConfig(const SandboxConfig& config) {
   if (config.health_status != "SERVING" && config.health_status != "NOT_SERVING") {
     return "--health-status must be SERVING or NOT_SERVING, got \"" + config.health_status + "\"";
   }
+  if (config.max_in_flight < 1 || config.max_in_flight > kMaxMaxInFlight) {
+    return "--max-in-flight must be in 1.." + std::to_string(kMaxMaxInFlight) + ", got " +
+           std::to_string(config.max_in_flight);
+  }
   return std::nullopt;
 }
 

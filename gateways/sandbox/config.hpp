@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateways/sandbox/answer_scheduler.hpp"
 #include "gateways/sandbox/script.hpp"
 #include "services/core/grpc_tls.hpp"
 #include "services/core/result.hpp"
@@ -30,6 +31,8 @@ struct SandboxConfig {
   std::string default_behaviour;   // --default-behaviour, PAYORCH_SANDBOX_DEFAULT_BEHAVIOUR
   int health_delay_ms = 0;         // --health-delay-ms, PAYORCH_SANDBOX_HEALTH_DELAY_MS
   std::string health_status = "SERVING";  // --health-status, PAYORCH_SANDBOX_HEALTH_STATUS
+  // PaymentGateway calls in flight at most: 1..kMaxMaxInFlight.
+  int max_in_flight = kDefaultMaxInFlight;  // --max-in-flight, PAYORCH_SANDBOX_MAX_IN_FLIGHT
 };
 
 // Pure: the Script `config` describes; its seed is `random_seed` when config.seed is empty. The

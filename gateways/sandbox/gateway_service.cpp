@@ -33,40 +33,6 @@ grpc::StatusCode StatusCodeFor(const Reply& reply) {
 
 }  // namespace
 
-void DelayGate::Wait(std::chrono::milliseconds delay, grpc::ServerContext& context) {
-  const auto deadline = std::chrono::steady_clock::now() + delay;
-  std::unique_lock lock(mutex_);
-  while (!open_ && !context.IsCancelled()) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return;
-    opened_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(deadline - now,
-                                                                         kPollInterval));
-  }
-}
-
-void DelayGate::Open() {
-  {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-  }
-  opened_.notify_all();
-}
-
-void InFlightCalls::Enter() {
-  std::lock_guard lock(mutex_);
-  ++count_;
-}
-
-void InFlightCalls::Exit() {
-  std::lock_guard lock(mutex_);
-  if (--count_ == 0) idle_.notify_all();
-}
-
-bool InFlightCalls::WaitIdle(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mutex_);
-  return idle_.wait_until(lock, deadline, [this] { return count_ == 0; });
-}
-
 void ToProto(const PaymentOutcome& outcome, v1::PaymentResult& result) {
   result.set_status(outcome.status == PaymentOutcome::Status::kApproved
                         ? v1::PaymentResult::APPROVED
@@ -80,17 +46,42 @@ void ToProto(const PaymentOutcome& outcome, v1::PaymentResult& result) {
   }
 }
 
-grpc::Status GatewayServiceImpl::Handle(Rpc rpc, grpc::ServerContext& context, bool has_meta,
-                                        const v1::RequestMeta& meta,
-                                        const v1::SubscriptionEvent& event, const v1::Money* amount,
-                                        v1::PaymentResult& response) {
-  const InFlightCalls::Scope in_flight(in_flight_);
+template <class Decide>
+grpc::ServerUnaryReactor* GatewayServiceImpl::Serve(grpc::CallbackServerContext& context,
+                                                    std::string_view rpc, Decide decide) {
+  if (!in_flight_.TryEnter()) {
+    // Before any effect: the client may retry safely.
+    spdlog::warn("msg=\"sandbox call rejected\" rpc={} result=RESOURCE_EXHAUSTED "
+                 "reason=\"too many calls in flight\" max_in_flight={}",
+                 rpc, in_flight_.limit());
+    grpc::ServerUnaryReactor* reactor = context.DefaultReactor();
+    reactor->Finish({grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     "the sandbox has too many calls in flight; retry later"});
+    return reactor;
+  }
+  Answer answer = decide();
+  if (answer.delay.count() <= 0) {
+    grpc::ServerUnaryReactor* reactor = context.DefaultReactor();
+    reactor->Finish(std::move(answer.status));
+    in_flight_.Exit();
+    return reactor;
+  }
+  auto* call = new ScheduledAnswer(answers_, in_flight_, std::move(answer.status));
+  answers_.Schedule(call, std::chrono::steady_clock::now() + answer.delay);
+  return call;
+}
+
+GatewayServiceImpl::Answer GatewayServiceImpl::Handle(Rpc rpc, bool has_meta,
+                                                      const v1::RequestMeta& meta,
+                                                      const v1::SubscriptionEvent& event,
+                                                      const v1::Money* amount,
+                                                      v1::PaymentResult& response) {
   if (!has_meta || !IsValidIdempotencyKey(meta.idempotency_key())) {
     spdlog::warn("msg=\"sandbox call rejected\" rpc={} job_id={} attempt={} "
                  "result=INVALID_ARGUMENT reason=\"missing meta or bad idempotency key\"",
                  RpcName(rpc), meta.job_id(), meta.attempt());
-    return {grpc::StatusCode::INVALID_ARGUMENT,
-            "meta.idempotency_key is required: 1..64 characters [A-Za-z0-9_-]"};
+    return {{grpc::StatusCode::INVALID_ARGUMENT,
+             "meta.idempotency_key is required: 1..64 characters [A-Za-z0-9_-]"}};
   }
 
   const CallPlan plan =
@@ -98,6 +89,8 @@ grpc::Status GatewayServiceImpl::Handle(Rpc rpc, grpc::ServerContext& context, b
   EffectRequest request{rpc, meta.idempotency_key(), plan.behaviour, std::nullopt, plan.fault};
   if (amount != nullptr) request.amount = Money{amount->amount_minor(), amount->currency()};
 
+  // The effect is recorded now, before any delay: a client that gives up during the delay finds
+  // it with GetPaymentStatus or a retry.
   const Reply reply = store_.Execute(request);
   const auto delay = reply.delay + plan.latency;
   spdlog::info("msg=\"sandbox call\" rpc={} job_id={} attempt={} key={} behaviour={} fault={} "
@@ -111,54 +104,65 @@ grpc::Status GatewayServiceImpl::Handle(Rpc rpc, grpc::ServerContext& context, b
                      meta.idempotency_key(), reply.effects);
     spdlog::default_logger()->flush();
     crash_();
-    return {grpc::StatusCode::UNAVAILABLE, "the sandbox crashed after the effect"};
+    return {{grpc::StatusCode::UNAVAILABLE, "the sandbox crashed after the effect"}};
   }
-  if (delay.count() > 0) delays_.Wait(delay, context);
-  if (reply.kind != Reply::Kind::kResult) return {StatusCodeFor(reply), reply.message};
+  if (reply.kind != Reply::Kind::kResult) return {{StatusCodeFor(reply), reply.message}, delay};
   ToProto(*reply.result, response);
-  return grpc::Status::OK;
+  return {grpc::Status::OK, delay};
 }
 
-grpc::Status GatewayServiceImpl::Authorize(grpc::ServerContext* context,
-                                           const v1::AuthorizeRequest* request,
-                                           v1::PaymentResult* response) {
-  return Handle(Rpc::kAuthorize, *context, request->has_meta(), request->meta(), request->event(),
-                request->has_amount() ? &request->amount() : nullptr, *response);
-}
-
-grpc::Status GatewayServiceImpl::Capture(grpc::ServerContext* context,
-                                         const v1::CaptureRequest* request,
-                                         v1::PaymentResult* response) {
-  return Handle(Rpc::kCapture, *context, request->has_meta(), request->meta(), request->event(),
-                request->has_amount() ? &request->amount() : nullptr, *response);
-}
-
-grpc::Status GatewayServiceImpl::Terminate(grpc::ServerContext* context,
-                                           const v1::TerminateRequest* request,
-                                           v1::PaymentResult* response) {
-  return Handle(Rpc::kTerminate, *context, request->has_meta(), request->meta(), request->event(),
-                nullptr, *response);
-}
-
-grpc::Status GatewayServiceImpl::GetPaymentStatus(grpc::ServerContext* context,
-                                                  const v1::GetPaymentStatusRequest* request,
-                                                  v1::GetPaymentStatusResponse* response) {
-  if (!IsValidIdempotencyKey(request->idempotency_key())) {
+GatewayServiceImpl::Answer GatewayServiceImpl::HandleStatus(
+    const v1::GetPaymentStatusRequest& request, v1::GetPaymentStatusResponse& response) {
+  if (!IsValidIdempotencyKey(request.idempotency_key())) {
     spdlog::warn("msg=\"sandbox call rejected\" rpc=GetPaymentStatus result=INVALID_ARGUMENT "
                  "reason=\"bad idempotency key\"");
-    return {grpc::StatusCode::INVALID_ARGUMENT,
-            "idempotency_key is required: 1..64 characters [A-Za-z0-9_-]"};
+    return {{grpc::StatusCode::INVALID_ARGUMENT,
+             "idempotency_key is required: 1..64 characters [A-Za-z0-9_-]"}};
   }
-  const InFlightCalls::Scope in_flight(in_flight_);
-  const auto outcome = store_.Lookup(request->idempotency_key());
-  response->set_found(outcome.has_value());
-  if (outcome) ToProto(*outcome, *response->mutable_result());
+  const auto outcome = store_.Lookup(request.idempotency_key());
+  response.set_found(outcome.has_value());
+  if (outcome) ToProto(*outcome, *response.mutable_result());
   spdlog::info("msg=\"sandbox call\" rpc=GetPaymentStatus key={} result={}",
-               request->idempotency_key(),
+               request.idempotency_key(),
                outcome ? StatusName(outcome->status) : std::string_view("NOT_FOUND"));
-  const auto delay = PlanStatusLatency(script_, request->idempotency_key());
-  if (delay.count() > 0) delays_.Wait(delay, *context);
-  return grpc::Status::OK;
+  return {grpc::Status::OK, PlanStatusLatency(script_, request.idempotency_key())};
+}
+
+template <class Request>
+grpc::ServerUnaryReactor* GatewayServiceImpl::ServeEffect(grpc::CallbackServerContext& context,
+                                                          Rpc rpc, const Request& request,
+                                                          v1::PaymentResult& response) {
+  return Serve(context, RpcName(rpc), [&] {
+    const v1::Money* amount = nullptr;
+    if constexpr (requires { request.amount(); }) {
+      if (request.has_amount()) amount = &request.amount();
+    }
+    return Handle(rpc, request.has_meta(), request.meta(), request.event(), amount, response);
+  });
+}
+
+grpc::ServerUnaryReactor* GatewayServiceImpl::Authorize(grpc::CallbackServerContext* context,
+                                                        const v1::AuthorizeRequest* request,
+                                                        v1::PaymentResult* response) {
+  return ServeEffect(*context, Rpc::kAuthorize, *request, *response);
+}
+
+grpc::ServerUnaryReactor* GatewayServiceImpl::Capture(grpc::CallbackServerContext* context,
+                                                      const v1::CaptureRequest* request,
+                                                      v1::PaymentResult* response) {
+  return ServeEffect(*context, Rpc::kCapture, *request, *response);
+}
+
+grpc::ServerUnaryReactor* GatewayServiceImpl::Terminate(grpc::CallbackServerContext* context,
+                                                        const v1::TerminateRequest* request,
+                                                        v1::PaymentResult* response) {
+  return ServeEffect(*context, Rpc::kTerminate, *request, *response);
+}
+
+grpc::ServerUnaryReactor* GatewayServiceImpl::GetPaymentStatus(
+    grpc::CallbackServerContext* context, const v1::GetPaymentStatusRequest* request,
+    v1::GetPaymentStatusResponse* response) {
+  return Serve(*context, "GetPaymentStatus", [&] { return HandleStatus(*request, *response); });
 }
 
 }  // namespace payorch::gateways::sandbox

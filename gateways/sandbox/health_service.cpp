@@ -6,6 +6,25 @@
 
 namespace payorch::gateways::sandbox {
 
+void DelayGate::Wait(std::chrono::milliseconds delay, grpc::ServerContext& context) {
+  const auto deadline = std::chrono::steady_clock::now() + delay;
+  std::unique_lock lock(mutex_);
+  while (!open_ && !context.IsCancelled()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return;
+    opened_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(deadline - now,
+                                                                         kPollInterval));
+  }
+}
+
+void DelayGate::Open() {
+  {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+  }
+  opened_.notify_all();
+}
+
 void HealthState::Set(bool serving, std::chrono::milliseconds delay) {
   serving_.store(serving);
   delay_ms_.store(std::clamp<long long>(delay.count(), 0, kMaxDelay.count()));

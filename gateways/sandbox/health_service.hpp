@@ -2,14 +2,35 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 #include <grpcpp/grpcpp.h>
 
-#include "gateways/sandbox/gateway_service.hpp"
 #include "gateways/sandbox/latency.hpp"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace payorch::gateways::sandbox {
+
+// Where health checks wait out HealthState's delay before answering. A wait ends early when the
+// client has gone (its deadline passed or it cancelled) or when the server stops, so that
+// shutdown never waits for a scripted delay. (The health service is synchronous: it is not hot,
+// and a slow health check holds one of the sync server's threads. PaymentGateway's delays do not
+// wait here: see AnswerScheduler.)
+class DelayGate {
+ public:
+  // Waits up to `delay`; polls the call's cancellation every kPollInterval (gRPC's sync API has
+  // no cancellation callback).
+  void Wait(std::chrono::milliseconds delay, grpc::ServerContext& context);
+  // Ends every current and future wait.
+  void Open();
+
+ private:
+  static constexpr std::chrono::milliseconds kPollInterval{20};
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
 
 // What the sandbox's health service answers, changeable while it runs (SandboxControl.SetHealth,
 // SIGUSR1 in the binary), so that a rehearsal can make the adapter look down or slow to the

@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
                  "grpc.health.v1 Check answers after this many ms (0..60000)");
   sandbox_option("--health-status", config.health_status,
                  "SERVING or NOT_SERVING at start (SIGUSR1 flips it)");
+  sandbox_option("--max-in-flight", config.max_in_flight,
+                 "PaymentGateway calls in flight at most (slow ones included); beyond it calls "
+                 "are answered RESOURCE_EXHAUSTED before any effect");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
                        .value();
   options.health_serving = config.health_status == "SERVING";
   options.health_delay = std::chrono::milliseconds(config.health_delay_ms);
+  options.max_in_flight = config.max_in_flight;
   std::unique_ptr<SandboxServer> server;
   try {
     server = std::make_unique<SandboxServer>(options);
@@ -134,11 +138,11 @@ int main(int argc, char** argv) {
                config.tls_client_ca_file.empty() ? (config.tls_cert_file.empty() ? "off" : "on")
                                                  : "mutual");
   spdlog::info("msg=\"sandbox script\" seed={} latency={} error_rate=\"{}\" "
-               "default_behaviour={} health_status={} health_delay_ms={}",
+               "default_behaviour={} health_status={} health_delay_ms={} max_in_flight={}",
                options.script.seed, payorch::gateways::sandbox::LatencyText(options.script.latency),
                config.error_rate,
                config.default_behaviour.empty() ? "approve" : config.default_behaviour,
-               config.health_status, config.health_delay_ms);
+               config.health_status, config.health_delay_ms, config.max_in_flight);
 
   // Metrics are read from the key store at scrape time: nothing on the call path changes.
   payorch::core::Registry registry;

@@ -33,8 +33,11 @@ void CrashNow() {
 }
 
 SandboxServer::SandboxServer(SandboxOptions options)
-    : options_(std::move(options)), health_(options_.health_serving, options_.health_delay) {
+    : options_(std::move(options)),
+      in_flight_(options_.max_in_flight),
+      health_(options_.health_serving, options_.health_delay) {
   if (options_.max_threads < 2) throw std::runtime_error("max_threads must be at least 2");
+  if (options_.max_in_flight < 1) throw std::runtime_error("max_in_flight must be at least 1");
   // Before anything else: a TLS mistake is a startup failure, not a server that no client can
   // reach.
   auto credentials = core::MakeServerCredentials(options_.tls);
@@ -57,7 +60,7 @@ SandboxServer::SandboxServer(SandboxOptions options)
 
   std::function<void()> crash = options_.crash;
   if (!crash) crash = [] { CrashNow(); };
-  gateway_service_ = std::make_unique<GatewayServiceImpl>(*store_, delays_, in_flight_,
+  gateway_service_ = std::make_unique<GatewayServiceImpl>(*store_, answers_, in_flight_,
                                                           options_.script, std::move(crash));
   control_service_ = std::make_unique<ControlServiceImpl>(*store_, health_);
   health_service_ = std::make_unique<HealthServiceImpl>(health_, delays_);
@@ -66,8 +69,11 @@ SandboxServer::SandboxServer(SandboxOptions options)
   // The sandbox serves grpc.health.v1.Health itself (scriptable status and delay), so gRPC's
   // built-in health service, if a process has switched it on, must not claim the name too.
   builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
-  // The sync server uses one thread per call in flight; the quota caps them so that a flood of
-  // slow calls gets RESOURCE_EXHAUSTED instead of exhausting the process.
+  // PaymentGateway uses the callback API (no thread per call; InFlightCalls bounds the calls in
+  // flight). Health and SandboxControl are synchronous, on gRPC's sync thread pool: one thread
+  // per call in flight, capped by the quota so that a flood of slow health checks gets
+  // RESOURCE_EXHAUSTED instead of exhausting the process. gRPC dispatches each method to its own
+  // API, so both kinds share the server and the port.
   grpc::ResourceQuota quota("payorch-sandbox-gateway");
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
@@ -101,11 +107,12 @@ void SandboxServer::Shutdown(std::chrono::milliseconds grace) {
     shut_down_ = true;
   }
   delays_.Open();
+  answers_.AnswerAllNow();
   if (!in_flight_.WaitIdle(std::chrono::steady_clock::now() + grace)) {
     spdlog::warn("msg=\"sandbox shutdown grace expired with calls in flight\" grace_ms={}",
                  grace.count());
   }
-  // The handlers have returned; gRPC sends their answers right after. Give that a short bound
+  // Every Finish has been issued; gRPC sends the answers right after. Give that a short bound
   // rather than the whole grace: past the deadline gRPC cancels what is left, and until then it
   // also waits for idle client connections, which notice the GOAWAY only at their next poll.
   // A call cancelled here is one its client treats as in doubt and asks about again.

@@ -21,7 +21,13 @@ struct SandboxOptions {
   std::string listen = "127.0.0.1:0";
   // Empty: keys live in memory only. Otherwise the append-only effect log (see StateFile).
   std::string state_file;
-  // The sync server's thread cap: how many calls (slow ones included) can be in flight.
+  // PaymentGateway calls in flight at most (slow ones included); beyond it a call is answered
+  // RESOURCE_EXHAUSTED before any effect. PaymentGateway uses gRPC's callback API, so no thread
+  // is held while a call waits out its delay: this bound, not a thread pool, limits the memory
+  // that calls in flight use.
+  int max_in_flight = kDefaultMaxInFlight;
+  // The thread cap of the synchronous services (grpc.health.v1.Health, SandboxControl): a slow
+  // health check holds one thread. PaymentGateway does not use these threads.
   int max_threads = 256;
   // TLS (and mutual TLS when tls.client_ca_file is set) for every service on the port:
   // PaymentGateway, SandboxControl and grpc.health.v1.Health. Plaintext when tls.cert_file is
@@ -69,7 +75,8 @@ class SandboxServer {
   // What the health service answers (SandboxControl.SetHealth changes the same state).
   HealthState& health() { return health_; }
 
-  // Ends scripted delays, waits up to `grace` for PaymentGateway calls in flight to answer, then
+  // Ends scripted delays (pending delayed calls are answered at once, and so are calls that
+  // arrive later), waits up to `grace` for PaymentGateway calls in flight to be answered, then
   // stops the server (cancelling whatever still runs). Idempotent; thread-safe.
   void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
   // Blocks until the server has shut down (after Shutdown from another thread).
@@ -82,8 +89,10 @@ class SandboxServer {
   SandboxOptions options_;
   std::unique_ptr<StateFile> state_file_;
   std::unique_ptr<KeyStore> store_;
-  DelayGate delays_;
+  DelayGate delays_;  // health checks
   InFlightCalls in_flight_;
+  // Before the services and the server, so that it outlives every call it answers.
+  AnswerScheduler answers_;
   HealthState health_;
   std::unique_ptr<GatewayServiceImpl> gateway_service_;
   std::unique_ptr<HealthServiceImpl> health_service_;

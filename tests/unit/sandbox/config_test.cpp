@@ -52,5 +52,20 @@ TEST(SandboxConfigTest, BadSettingsAreNamed) {
   EXPECT_NE(format_problem->find("--log-format"), std::string::npos);
 }
 
+TEST(SandboxConfigTest, MaxInFlightIsBetweenOneAndTheLimit) {
+  for (const int bad : {0, -1, kMaxMaxInFlight + 1}) {
+    SandboxConfig config;
+    config.max_in_flight = bad;
+    const auto problem = ValidateConfig(config);
+    ASSERT_TRUE(problem.has_value()) << bad;
+    EXPECT_NE(problem->find("--max-in-flight"), std::string::npos) << *problem;
+  }
+  for (const int good : {1, kDefaultMaxInFlight, kMaxMaxInFlight}) {
+    SandboxConfig config;
+    config.max_in_flight = good;
+    EXPECT_EQ(ValidateConfig(config), std::nullopt) << good;
+  }
+}
+
 }  // namespace
 }  // namespace payorch::gateways::sandbox
