@@ -17,6 +17,7 @@
 
 #include "gateways/sandbox/config.hpp"
 #include "gateways/sandbox/sandbox_server.hpp"
+#include "services/core/grpc_runtime.hpp"
 #include "services/core/logging.hpp"
 #include "services/core/metrics.hpp"
 #include "services/core/status_server.hpp"
@@ -37,6 +38,7 @@ constexpr std::chrono::seconds kShutdownGrace{5};
 }  // namespace
 
 int main(int argc, char** argv) {
+  payorch::core::ConfigureGrpcRuntime();
   SandboxConfig config;
   CLI::App app{"payorch-sandbox-gateway: reference gateway adapter with scripted behaviour"};
   app.add_option("--listen", config.listen, "host:port to serve gRPC on (port 0: any free port)")

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "services/core/grpc_runtime.hpp"
 #include "services/core/logging.hpp"
 #include "services/core/metrics.hpp"
 #include "services/worker/config.hpp"
@@ -19,6 +20,7 @@
 #include "services/worker/worker.hpp"
 
 int main(int argc, char** argv) {
+  payorch::core::ConfigureGrpcRuntime();
   auto parsed = payorch::worker::ParseConfig(argc, argv);
   if (!parsed.ok()) return parsed.error().exit_code;
   const payorch::worker::WorkerConfig& config = parsed.value();
