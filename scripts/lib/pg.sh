@@ -29,12 +29,13 @@ pg_tuned_options() {
     | grep -v -e '^$' -e '^listen_addresses=' | sed 's/^/-c /' | tr '\n' ' '
 }
 
-# pg_start DATA_DIR PORT [--tuned]: creates the cluster on first use, then starts it and waits
-# until it accepts connections (at most 30 s). --tuned applies deploy/postgresql.conf, as in
-# production (benchmarks); without it the server runs with PostgreSQL's defaults (tests, dev).
+# pg_start DATA_DIR PORT [--tuned [-c NAME=VALUE]...]: creates the cluster on first use, then
+# starts it and waits until it accepts connections (at most 30 s). --tuned applies
+# deploy/postgresql.conf, as in production (benchmarks), then the -c options after it (they win);
+# without it the server runs with PostgreSQL's defaults (tests, dev).
 pg_start() {
   local data_dir=$1 port=$2 options=""
-  [ "${3:-}" != --tuned ] || options=$(pg_tuned_options)
+  if [ "${3:-}" = --tuned ]; then options="$(pg_tuned_options) ${*:4}"; fi
   [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL server binaries not found (run scripts/install-deps)" >&2; return 1; }
   mkdir -p "$data_dir"
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$data_dir"; chmod 700 "$data_dir"; fi

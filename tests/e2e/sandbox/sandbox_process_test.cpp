@@ -85,6 +85,7 @@ TEST(SandboxProcess, CheckConfigValidatesEveryScriptAndTlsSetting) {
       {{"--default-behaviour", "tok_visa"}, "--default-behaviour"},
       {{"--health-delay-ms", "60001"}, "--health-delay-ms"},
       {{"--health-status", "DOWN"}, "--health-status"},
+      {{"--max-in-flight", "0"}, "--max-in-flight"},
       {{"--tls-cert-file", certs.dir + "/missing.pem", "--tls-key-file", certs.server_key},
        "missing.pem"},
       {{"--tls-key-file", certs.server_key}, "--tls-cert-file"},
