@@ -35,6 +35,17 @@ constexpr const char* kOldestInDoubtJobAge = "job_queue_oldest_in_doubt_job_age"
 // a concurrent claim statement whose snapshot does not yet see the other as running. Events of
 // one subscription arrive days apart in dunning order, so this needs an out-of-order delivery
 // racing a claim within milliseconds.
+// The OFFSET 0 keeps that NOT EXISTS a probe per candidate (a SubPlan whose index condition is
+// the candidate's subscription) whatever the statistics say. Without it PostgreSQL turns it into
+// an anti-join, and the join's inner side is whatever looks cheapest: when the table was last
+// analysed or vacuumed with no unfinished job (an idle night), the partial indexes count 0 rows,
+// and a scan of ALL unfinished jobs per candidate costs the same on paper as a probe. Then a burst
+// of webhooks (30,000 renewals) made every claim read every unfinished job once per candidate:
+// minutes per statement, so the worker claimed nothing, and autoanalyze (which would have
+// corrected the statistics) never came, because nothing changed. With OFFSET 0 the same
+// statistics cost a claim one probe per due job at worst (measured: 180 ms for 256 jobs among
+// 30,000 due, instead of minutes), until the next analyze brings back the plan that walks
+// jobs_due_idx in order. tests/integration/worker/job_queue_test.cpp reproduces the statistics.
 // The `due` CTE locks the batch and keeps each row's state before the claim (RETURNING only sees
 // the new row). The `expired` CTE appends the attempt row of a rescued job whose worker vanished;
 // ON CONFLICT covers the impossible-in-practice case of that row existing already, so a rescue can
@@ -61,7 +72,8 @@ WITH rescue AS (
         AND e.state IN ('queued', 'running', 'in_doubt') AND e.id <> j.id
         AND (e.state = 'running'
              OR (coalesce(e.dunning_attempt_date, e.created_at), e.id)
-                < (coalesce(j.dunning_attempt_date, j.created_at), j.id)))
+                < (coalesce(j.dunning_attempt_date, j.created_at), j.id))
+      OFFSET 0)
   ORDER BY j.run_after, j.id
   LIMIT $3
   FOR UPDATE SKIP LOCKED

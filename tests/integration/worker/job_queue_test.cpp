@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <set>
 #include <thread>
 #include <vector>
@@ -423,6 +424,69 @@ TEST_F(JobQueueTest, ExceptionalJobsAreFoundByTheirOwnIndex) {
       "ORDER BY created_at DESC, id DESC LIMIT 50"));
   EXPECT_NE(dead.find("jobs_exceptional_created_idx"), std::string::npos) << dead;
   tx.exec0("RESET enable_seqscan");
+}
+
+// Rows the executor handled in a plan from EXPLAIN (ANALYZE, FORMAT JSON): every node's output
+// rows and the rows its filters removed, over all its loops. The work a statement did, in a unit
+// that does not depend on the machine's speed.
+double RowsHandled(const boost::json::value& node) {
+  const auto& plan = node.as_object();
+  auto number = [&](const char* key) {
+    const auto* value = plan.if_contains(key);
+    return value ? value->to_number<double>() : 0.0;
+  };
+  double rows = (number("Actual Rows") + number("Rows Removed by Filter") +
+                 number("Rows Removed by Join Filter")) *
+                number("Actual Loops");
+  if (const auto* children = plan.if_contains("Plans")) {
+    for (const auto& child : children->as_array()) rows += RowsHandled(child);
+  }
+  return rows;
+}
+
+TEST_F(JobQueueTest, ClaimStaysOneProbePerDueJobWhenStatisticsSayNothingIsDue) {
+  // The statistics of an idle night: analysed while every job was finished, so the partial
+  // indexes of unfinished jobs count 0 rows. Then a burst arrives that changes fewer rows than
+  // autoanalyze waits for. The per-subscription check once became a join whose inner side read
+  // every unfinished job for every candidate (minutes per claim at 30,000 due jobs). Autovacuum
+  // is off for this table so that nothing corrects the statistics during the test.
+  constexpr int kDue = 2000;
+  {
+    pqxx::work tx(*connection_);
+    tx.exec0("ALTER TABLE jobs SET (autovacuum_enabled = false)");
+    tx.exec0(
+        "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
+        "raw_event, state, finished_at) "
+        "SELECT 'test|old-' || g, 'po1_old-' || g, 123, 'subscriptionReadyForPaymentAuthorisation', "
+        "'sub-' || (g % 100), '{}', 'succeeded', now() FROM generate_series(1, 500) AS g");
+    tx.commit();
+  }
+  pqxx::nontransaction(*connection_).exec0("ANALYZE jobs");
+  {
+    pqxx::work tx(*connection_);
+    tx.exec0(
+        "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
+        "raw_event) "
+        "SELECT 'test|new-' || g, 'po1_new-' || g, 123, 'subscriptionReadyForPaymentAuthorisation', "
+        "'burst-' || g, '{}' FROM generate_series(1, " + std::to_string(kDue) + ") AS g");
+    tx.commit();
+  }
+  // Prepares the statement on this connection (and claims one job, as a worker would).
+  ASSERT_EQ(ClaimDueJobs(*connection_, "worker-a", milliseconds(60000), 1).size(), 1u);
+
+  // The claim of 100 jobs, planned both ways PostgreSQL plans it, executed and rolled back.
+  for (const char* mode : {"force_custom_plan", "force_generic_plan"}) {
+    pqxx::work tx(*connection_);
+    tx.exec0(std::string("SET LOCAL plan_cache_mode = ") + mode);
+    const auto explained = tx.exec1(
+        "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE job_queue_claim_due_jobs('worker-b', 60000, 100)");
+    const auto plan = boost::json::parse(explained[0].as<std::string>()).as_array().at(0);
+    EXPECT_EQ(plan.at("Plan").at("Actual Rows").to_number<double>(), 100) << mode;
+    // One probe per due job at worst is a few rows per due job; the join read kDue rows per
+    // candidate (at least 100 x kDue).
+    EXPECT_LT(RowsHandled(plan.at("Plan")), 10.0 * kDue) << mode << "\n" << explained[0].c_str();
+    tx.abort();
+  }
 }
 
 TEST_F(JobQueueTest, WakeupsSeeInsertsFromOtherConnections) {
