@@ -35,17 +35,23 @@ constexpr const char* kOldestInDoubtJobAge = "job_queue_oldest_in_doubt_job_age"
 // a concurrent claim statement whose snapshot does not yet see the other as running. Events of
 // one subscription arrive days apart in dunning order, so this needs an out-of-order delivery
 // racing a claim within milliseconds.
-// The OFFSET 0 keeps that NOT EXISTS a probe per candidate (a SubPlan whose index condition is
-// the candidate's subscription) whatever the statistics say. Without it PostgreSQL turns it into
-// an anti-join, and the join's inner side is whatever looks cheapest: when the table was last
-// analysed or vacuumed with no unfinished job (an idle night), the partial indexes count 0 rows,
-// and a scan of ALL unfinished jobs per candidate costs the same on paper as a probe. Then a burst
-// of webhooks (30,000 renewals) made every claim read every unfinished job once per candidate:
-// minutes per statement, so the worker claimed nothing, and autoanalyze (which would have
-// corrected the statistics) never came, because nothing changed. With OFFSET 0 the same
-// statistics cost a claim one probe per due job at worst (measured: 180 ms for 256 jobs among
-// 30,000 due, instead of minutes), until the next analyze brings back the plan that walks
-// jobs_due_idx in order. tests/integration/worker/job_queue_test.cpp reproduces the statistics.
+// The `ready` CTE is shaped so that no statistics can make it read much more than it claims.
+// Statistics taken while no job was unfinished (an idle night: analysed or vacuumed with an empty
+// queue) make the partial indexes count 0 rows, and then every plan looks equally cheap. A
+// burst of webhooks that changes fewer rows than autoanalyze waits for (30,000 renewals) kept
+// such statistics, and PostgreSQL turned the NOT EXISTS into a join whose inner side read every
+// unfinished job for every candidate: minutes per claim, so the worker claimed nothing and
+// nothing changed to bring autoanalyze. Hence:
+//   * the NOT EXISTS has OFFSET 0, which keeps it a probe per candidate (a SubPlan whose index
+//     condition is the candidate's subscription) instead of a join;
+//   * the candidates come in claim order from a subquery that locks them, and the probe and the
+//     LIMIT apply above it, so the probes stop at $3 claimable jobs even when the plan sorts the
+//     due jobs instead of walking jobs_due_idx (a sort of every due job is cheap; a probe of
+//     each is not). A blocked job it passes stays locked until this statement commits, as
+//     unclaimable as before.
+// Measured with those statistics and 30,000 due jobs: 180 ms for 256 jobs instead of minutes,
+// until the next analyze brings back the plan that walks jobs_due_idx in order.
+// tests/integration/worker/job_queue_test.cpp reproduces the statistics.
 // The `due` CTE locks the batch and keeps each row's state before the claim (RETURNING only sees
 // the new row). The `expired` CTE appends the attempt row of a rescued job whose worker vanished;
 // ON CONFLICT covers the impossible-in-practice case of that row existing already, so a rescue can
@@ -61,22 +67,25 @@ WITH rescue AS (
   LIMIT $3
   FOR UPDATE SKIP LOCKED
 ), ready AS (
-  SELECT j.id, j.state AS previous_state, j.attempts AS previous_attempts,
-         j.fence AS previous_fence, j.locked_by AS previous_locked_by,
-         j.locked_until AS previous_locked_until, j.updated_at AS previous_updated_at, j.run_after
-  FROM jobs AS j
-  WHERE j.state IN ('queued', 'in_doubt') AND j.run_after <= now()
-    AND NOT EXISTS (
+  SELECT j.id, j.previous_state, j.previous_attempts, j.previous_fence, j.previous_locked_by,
+         j.previous_locked_until, j.previous_updated_at, j.run_after
+  FROM (SELECT id, state AS previous_state, attempts AS previous_attempts,
+               fence AS previous_fence, locked_by AS previous_locked_by,
+               locked_until AS previous_locked_until, updated_at AS previous_updated_at,
+               run_after, broadcaster_id, subscription_id,
+               coalesce(dunning_attempt_date, created_at) AS order_key
+        FROM jobs
+        WHERE state IN ('queued', 'in_doubt') AND run_after <= now()
+        ORDER BY run_after, id
+        FOR UPDATE SKIP LOCKED) AS j
+  WHERE NOT EXISTS (
       SELECT 1 FROM jobs AS e
       WHERE e.broadcaster_id = j.broadcaster_id AND e.subscription_id = j.subscription_id
         AND e.state IN ('queued', 'running', 'in_doubt') AND e.id <> j.id
         AND (e.state = 'running'
-             OR (coalesce(e.dunning_attempt_date, e.created_at), e.id)
-                < (coalesce(j.dunning_attempt_date, j.created_at), j.id))
+             OR (coalesce(e.dunning_attempt_date, e.created_at), e.id) < (j.order_key, j.id))
       OFFSET 0)
-  ORDER BY j.run_after, j.id
   LIMIT $3
-  FOR UPDATE SKIP LOCKED
 ), due AS (
   SELECT * FROM rescue
   UNION ALL
