@@ -34,6 +34,7 @@
 #include "db/job_intake.hpp"
 #include "db/job_queue.hpp"
 #include "services/core/event.hpp"
+#include "services/ingress/request_handler.hpp"
 
 namespace {
 
@@ -114,23 +115,11 @@ std::string Webhook(long long n, std::time_t run_base) {
   return body;
 }
 
-// What the ingress stores for a webhook (services/ingress/request_handler.cpp, ToNewJob).
+// What the ingress stores for the webhook.
 NewJob ToNewJob(const std::string& body) {
   auto parsed = payorch::core::ParseWebhook(body);
   if (!parsed.ok()) throw std::runtime_error("generated webhook rejected: " + parsed.error().message);
-  const payorch::core::CleengEvent& event = parsed.value();
-  payorch::core::EventIdentity identity = payorch::core::DeriveEventIdentity(event);
-  NewJob job;
-  job.event_key = std::move(identity.event_key);
-  job.idempotency_key = std::move(identity.idempotency_key);
-  job.broadcaster_id = event.broadcaster_id;
-  job.topic = event.topic_name;
-  job.subscription_id = event.subscription_id;
-  job.payment_gateway = event.payment_gateway;
-  job.payment_method_id = event.payment_method_id;
-  job.dunning_attempt_date = event.dunning_attempt_date_utc;
-  job.raw_event = body;
-  return job;
+  return payorch::ingress::ToNewJob(parsed.value(), body);
 }
 
 // An approved Authorize, as the worker records it.

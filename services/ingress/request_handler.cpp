@@ -61,20 +61,6 @@ bool IsJsonMediaType(std::string_view content_type) {
                     });
 }
 
-db::NewJob ToNewJob(const core::CleengEvent& event, std::string_view raw_body) {
-  core::EventIdentity identity = core::DeriveEventIdentity(event);
-  db::NewJob job;
-  job.event_key = std::move(identity.event_key);
-  job.idempotency_key = std::move(identity.idempotency_key);
-  job.broadcaster_id = event.broadcaster_id;
-  job.topic = event.topic_name;
-  job.subscription_id = event.subscription_id;
-  job.payment_gateway = event.payment_gateway;
-  job.payment_method_id = event.payment_method_id;
-  job.dunning_attempt_date = event.dunning_attempt_date_utc;
-  job.raw_event = std::string(raw_body);
-  return job;
-}
 
 IntakeItem WithoutRawEvent(const IntakeItem& item) {
   if (const auto* job = std::get_if<db::NewJob>(&item)) {
@@ -91,6 +77,21 @@ IntakeItem WithoutRawEvent(const IntakeItem& item) {
 }
 
 }  // namespace
+
+db::NewJob ToNewJob(const core::CleengEvent& event, std::string_view raw_body) {
+  core::EventIdentity identity = core::DeriveEventIdentity(event);
+  db::NewJob job;
+  job.event_key = std::move(identity.event_key);
+  job.idempotency_key = std::move(identity.idempotency_key);
+  job.broadcaster_id = event.broadcaster_id;
+  job.topic = event.topic_name;
+  job.subscription_id = event.subscription_id;
+  job.payment_gateway = event.payment_gateway;
+  job.payment_method_id = event.payment_method_id;
+  job.dunning_attempt_date = event.dunning_attempt_date_utc;
+  job.raw_event = std::string(raw_body);
+  return job;
+}
 
 Response JsonError(unsigned version, int status, std::string_view code, std::string_view message) {
   boost::json::object error;

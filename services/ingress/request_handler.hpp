@@ -19,6 +19,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "services/core/event.hpp"
 #include "services/ingress/auth.hpp"
 #include "services/ingress/ingress_metrics.hpp"
 #include "services/ingress/job_store.hpp"
@@ -45,6 +46,10 @@ struct HandlerOptions {
 struct RequestContext {
   boost::asio::ip::address peer = boost::asio::ip::make_address_v4("127.0.0.1");
 };
+
+// What the ingress stores for an event payorch acts on (`event.topic` set): its identity, the
+// envelope fields the worker needs, and the body exactly as received.
+db::NewJob ToNewJob(const core::CleengEvent& event, std::string_view raw_body);
 
 // The route of a target, for metrics (a token in the path is not part of the label).
 Route RouteOf(std::string_view target);
