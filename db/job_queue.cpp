@@ -49,8 +49,10 @@ constexpr const char* kOldestInDoubtJobAge = "job_queue_oldest_in_doubt_job_age"
 //     due jobs instead of walking jobs_due_idx (a sort of every due job is cheap; a probe of
 //     each is not). A blocked job it passes stays locked until this statement commits, as
 //     unclaimable as before.
-// Measured with those statistics and 30,000 due jobs: 180 ms for 256 jobs instead of minutes,
-// until the next analyze brings back the plan that walks jobs_due_idx in order.
+// Measured with those statistics: OFFSET 0 alone took a claim of 256 jobs among 30,000 due from
+// minutes to 180 ms; claiming from the ordered subquery took a sorted plan among 20,000 due from
+// 67.7 to 31.3 ms (256 probes instead of 20,000). The next analyze brings back the plan that
+// walks jobs_due_idx in order.
 // tests/integration/worker/job_queue_test.cpp reproduces the statistics.
 // The `due` CTE locks the batch and keeps each row's state before the claim (RETURNING only sees
 // the new row). The `expired` CTE appends the attempt row of a rescued job whose worker vanished;
