@@ -102,6 +102,7 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   std::int64_t max_ms = config.retry.max_delay.count();
   std::int64_t lease_ms = config.lease.count();
   std::int64_t poll_ms = config.poll_interval.count();
+  std::int64_t statement_timeout_ms = config.statement_timeout.count();
   std::int64_t probe_ms = config.breaker.probe_interval.count();
   std::int64_t shutdown_ms = config.shutdown_timeout.count();
 
@@ -117,6 +118,10 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   app.add_option("--database-url", config.database_url, "PostgreSQL URL")
       ->envname("PAYORCH_DATABASE_URL")
       ->required();
+  app.add_option("--database-statement-timeout-ms", statement_timeout_ms,
+                 "Bound of every database statement of the worker")
+      ->envname("PAYORCH_DATABASE_STATEMENT_TIMEOUT_MS")
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{600000}));
   app.add_option("--adapters-config", config.adapters_config_path,
                  "YAML file of adapters and routes (docs/routing.md); reloaded on SIGHUP")
       ->envname("PAYORCH_ADAPTERS_CONFIG");
@@ -232,6 +237,7 @@ core::Result<WorkerConfig, ConfigExit> ParseConfig(int argc, const char* const* 
   config.retry.max_delay = std::chrono::milliseconds(max_ms);
   config.lease = std::chrono::milliseconds(lease_ms);
   config.poll_interval = std::chrono::milliseconds(poll_ms);
+  config.statement_timeout = std::chrono::milliseconds(statement_timeout_ms);
   if (!config.adapters_config_path.empty()) {
     auto adapters = LoadAdaptersConfig(config.adapters_config_path, config.lease);
     if (!adapters.ok()) return fail(adapters.error());

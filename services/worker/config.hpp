@@ -28,6 +28,10 @@ struct WorkerConfig {
   RetryPolicy retry;
   std::chrono::milliseconds lease{60000};
   std::chrono::milliseconds poll_interval{500};
+  // Bound of every statement on the worker's database connections. A statement past it fails
+  // (the claim or record is retried, fences keep that safe) instead of holding the worker without
+  // a sign: a claim once ran for minutes under statistics taken with an empty queue.
+  std::chrono::milliseconds statement_timeout{10000};
   int concurrency = 16;
   int claim_batch = 16;
   std::string worker_id;  // hostname:pid unless set

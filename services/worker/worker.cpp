@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "db/database.hpp"
+#include "db/job_intake.hpp"
 #include "db/job_steps.hpp"
 #include "services/worker/flow_attempt.hpp"
 
@@ -145,8 +146,7 @@ void Worker::RunClaimLoop() {
   while (!stopping_) {
     if (!connection) {
       try {
-        connection = db::Connect(config_.database_url);
-        db::PrepareJobQueueStatements(*connection);
+        connection = ConnectDatabase();
         wakeups = std::make_unique<db::JobWakeups>(*connection);
         spdlog::info("claim loop connected worker_id={}", config_.worker_id);
       } catch (const db::DatabaseError& e) {
@@ -319,6 +319,14 @@ void Worker::RunRecorder() {
   spdlog::info("recorder stopped worker_id={}", config_.worker_id);
 }
 
+std::unique_ptr<pqxx::connection> Worker::ConnectDatabase() {
+  auto connection = db::Connect(config_.database_url);
+  db::SetStatementTimeout(*connection, static_cast<int>(config_.statement_timeout.count()));
+  db::PrepareJobQueueStatements(*connection);
+  if (cleeng_) db::PrepareJobStepStatements(*connection);
+  return connection;
+}
+
 template <typename Operation>
 bool Worker::WithDatabase(std::unique_ptr<pqxx::connection>& connection,
                           steady_clock::time_point give_up_at, const char* what,
@@ -326,11 +334,7 @@ bool Worker::WithDatabase(std::unique_ptr<pqxx::connection>& connection,
   milliseconds delay = kReconnectInitial;
   while (true) {
     try {
-      if (!connection) {
-        connection = db::Connect(config_.database_url);
-        db::PrepareJobQueueStatements(*connection);
-        if (cleeng_) db::PrepareJobStepStatements(*connection);
-      }
+      if (!connection) connection = ConnectDatabase();
       operation(*connection);
       return true;
     } catch (const db::DatabaseError& e) {

@@ -111,6 +111,9 @@ class Worker {
   void AfterRecord(const PendingRecord& pending, bool recorded);
   // Ends `count` holds: frees room for claims and lets the recorder notice the end.
   void EndHolds(int count);
+  // A new database connection with the statement timeout set and the statements prepared.
+  // Throws db::DatabaseError.
+  std::unique_ptr<pqxx::connection> ConnectDatabase();
   // Runs `operation` on a connection, reconnecting and retrying with backoff after a database
   // error until `give_up_at`; false when it never succeeded.
   template <typename Operation>

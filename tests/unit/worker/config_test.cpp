@@ -27,7 +27,20 @@ TEST(WorkerConfig, DefaultsForTheNewSettings) {
   EXPECT_EQ(config.value().breaker.probe_interval.count(), 2000);
   EXPECT_EQ(config.value().shutdown_timeout.count(), 15000);
   EXPECT_EQ(config.value().metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(config.value().statement_timeout.count(), 10000);
   EXPECT_FALSE(config.value().check_config);
+}
+
+TEST(WorkerConfig, StatementTimeoutFromFlagOrEnvironment) {
+  const auto flag = Parse({"--database-url", "postgresql://x@127.0.0.1/db",
+                           "--database-statement-timeout-ms", "2500"});
+  ASSERT_TRUE(flag.ok());
+  EXPECT_EQ(flag.value().statement_timeout.count(), 2500);
+  ::setenv("PAYORCH_DATABASE_STATEMENT_TIMEOUT_MS", "4000", 1);
+  const auto env = Parse({"--database-url", "postgresql://x@127.0.0.1/db"});
+  ::unsetenv("PAYORCH_DATABASE_STATEMENT_TIMEOUT_MS");
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env.value().statement_timeout.count(), 4000);
 }
 
 TEST(WorkerConfig, FlagsForLimitsBreakerShutdownAndMetrics) {
@@ -61,6 +74,8 @@ TEST(WorkerConfig, BadSettingsExitTwo) {
       {"--database-url", "postgresql://x@127.0.0.1/db", "--breaker-probe-ms", "0"},
       {"--database-url", "postgresql://x@127.0.0.1/db", "--shutdown-timeout-ms", "-1"},
       {"--database-url", "postgresql://x@127.0.0.1/db", "--adapter-max-in-flight", "-2"},
+      {"--database-url", "postgresql://x@127.0.0.1/db", "--database-statement-timeout-ms", "0"},
+      {"--database-url", "postgresql://x@127.0.0.1/db", "--database-statement-timeout-ms", "x"},
   };
   for (const auto& args : bad) {
     const auto config = Parse(args);
