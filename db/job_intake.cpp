@@ -15,24 +15,58 @@ namespace {
 // serves every batch size, no value is ever spliced into SQL text, and PostgreSQL parses flat
 // array literals, which costs it less than a jsonb document holding the same rows (the raw
 // events are JSON themselves and would be escaped and lexed twice). `ord` keeps the event-key
-// order chosen by the caller, so concurrent batches lock conflicting rows in the same order.
+// order chosen by the caller, so concurrent batches lock conflicting keys in the same order.
+//
+// The event key's uniqueness lives in job_event_keys (migration 0008 says why). The keys go in
+// first, each with a job id drawn from the jobs' identity sequence; only the keys that were new
+// become jobs. A key that conflicts is a delivery of an event payorch already has (possibly
+// committed by a concurrent batch while this statement waited on the key): kCountDeliveriesSql
+// counts it. Returns the new jobs only.
 constexpr const char* kInsertJobsName = "payorch_insert_jobs";
 constexpr const char* kInsertJobsSql = R"sql(
-INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id,
-                  payment_gateway, payment_method_id, dunning_attempt_date, raw_event,
-                  deliveries)
-SELECT r.event_key, r.idempotency_key, r.broadcaster_id, r.topic, r.subscription_id,
-       r.payment_gateway, r.payment_method_id, r.dunning_attempt_date, r.raw_event,
-       r.deliveries
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::timestamptz[], $9::text[], $10::integer[]) WITH ORDINALITY
-     AS r(event_key, idempotency_key, broadcaster_id, topic, subscription_id, payment_gateway,
-          payment_method_id, dunning_attempt_date, raw_event, deliveries, ord)
-ORDER BY r.ord
-ON CONFLICT (event_key) DO UPDATE
-  SET deliveries = jobs.deliveries + EXCLUDED.deliveries,
-      last_delivery_at = now()
-RETURNING event_key, id, (xmax = 0) AS inserted)sql";
+WITH r AS (
+  SELECT *
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::timestamptz[], $9::text[], $10::integer[]) WITH ORDINALITY
+       AS r(event_key, idempotency_key, broadcaster_id, topic, subscription_id, payment_gateway,
+            payment_method_id, dunning_attempt_date, raw_event, deliveries, ord)
+), new_keys AS (
+  INSERT INTO job_event_keys (event_key, job_id)
+  SELECT r.event_key, nextval('jobs_id_seq') FROM r ORDER BY r.ord
+  ON CONFLICT (event_key) DO NOTHING
+  RETURNING event_key, job_id
+), new_jobs AS (
+  INSERT INTO jobs (id, event_key, idempotency_key, broadcaster_id, topic, subscription_id,
+                    payment_gateway, payment_method_id, dunning_attempt_date, raw_event,
+                    deliveries)
+  OVERRIDING SYSTEM VALUE
+  SELECT k.job_id, r.event_key, r.idempotency_key, r.broadcaster_id, r.topic, r.subscription_id,
+         r.payment_gateway, r.payment_method_id, r.dunning_attempt_date, r.raw_event,
+         r.deliveries
+  FROM new_keys k JOIN r ON r.event_key = k.event_key
+  ORDER BY k.job_id
+  RETURNING event_key, id
+)
+SELECT event_key, id FROM new_jobs)sql";
+
+// $1 event keys that already had a job, $2 how many deliveries of each this batch holds, in the
+// caller's key order: the jobs are locked in that order (FOR UPDATE below the sort) so that
+// concurrent batches counting the same events never deadlock. A new statement, so a new snapshot:
+// it sees the jobs of keys that concurrent batches committed after kInsertJobsSql's snapshot.
+constexpr const char* kCountDeliveriesName = "payorch_count_deliveries";
+constexpr const char* kCountDeliveriesSql = R"sql(
+WITH target AS (
+  SELECT j.id, d.event_key, d.deliveries
+  FROM unnest($1::text[], $2::integer[]) WITH ORDINALITY AS d(event_key, deliveries, ord)
+  JOIN job_event_keys k ON k.event_key = d.event_key
+  JOIN jobs j ON j.id = k.job_id
+  ORDER BY d.ord
+  FOR UPDATE OF j
+)
+UPDATE jobs SET deliveries = jobs.deliveries + t.deliveries, last_delivery_at = now()
+FROM target t
+WHERE jobs.id = t.id
+RETURNING t.event_key, jobs.id)sql";
 
 constexpr const char* kRecordIgnoredEventsName = "payorch_record_ignored_events";
 constexpr const char* kRecordIgnoredEventsSql = R"sql(
@@ -106,8 +140,10 @@ void Prepare(pqxx::connection_base& connection, const char* name, const char* sq
   connection.prepare(name, sql);
 }
 
+// `wrote_jobs` is set once the statement that inserts the new jobs has returned: under autocommit
+// they are committed from then on, whatever happens to the rest of the batch.
 std::vector<InsertedJob> InsertJobsUnchecked(pqxx::transaction_base& tx,
-                                             std::span<const NewJob> jobs) {
+                                             std::span<const NewJob> jobs, bool& wrote_jobs) {
   if (jobs.empty()) return {};
   // Entries in event-key order (stable: the first delivery of a key stays first), so that
   // entries with the same key are adjacent and merge into one row carrying how many deliveries it
@@ -153,38 +189,59 @@ std::vector<InsertedJob> InsertJobsUnchecked(pqxx::transaction_base& tx,
   }
 
   Prepare(tx.conn(), kInsertJobsName, kInsertJobsSql);
-  const pqxx::result result = tx.exec_prepared(
+  const pqxx::result new_jobs = tx.exec_prepared(
       kInsertJobsName, event_keys.Finish(), idempotency_keys.Finish(), broadcaster_ids.Finish(),
       topics.Finish(), subscription_ids.Finish(), payment_gateways.Finish(),
       payment_method_ids.Finish(), dunning_dates.Finish(), raw_events.Finish(),
       deliveries.Finish());
-  if (result.size() != row_count) {
-    throw DatabaseError("insert jobs: expected " + std::to_string(row_count) +
-                        " rows back, got " + std::to_string(result.size()));
-  }
+  wrote_jobs = true;
 
   std::vector<InsertedJob> inserted(jobs.size());
   std::vector<bool> answered(row_count, false);
-  for (const auto& row : result) {
-    // RETURNING has no order: find the key's row by binary search over the distinct keys.
-    const std::string_view key(row[0].c_str(), row[0].size());
-    const auto it = std::lower_bound(rows.begin(), rows.end(), key,
-                                     [&](std::uint32_t first, std::string_view wanted) {
-                                       return std::string_view(jobs[order[first]].event_key) <
-                                              wanted;
-                                     });
-    if (it == rows.end() || jobs[order[*it]].event_key != key) {
-      throw DatabaseError("insert jobs: unexpected event key returned");
+  // Records (key, job id) from a RETURNING, which has no order: the key's row is found by binary
+  // search over the distinct keys.
+  const auto answer = [&](const pqxx::result& result, bool new_job) {
+    for (const auto& row : result) {
+      const std::string_view key(row[0].c_str(), row[0].size());
+      const auto it = std::lower_bound(rows.begin(), rows.end(), key,
+                                       [&](std::uint32_t first, std::string_view wanted) {
+                                         return std::string_view(jobs[order[first]].event_key) <
+                                                wanted;
+                                       });
+      if (it == rows.end() || jobs[order[*it]].event_key != key) {
+        throw DatabaseError("insert jobs: unexpected event key returned");
+      }
+      const std::size_t r = static_cast<std::size_t>(it - rows.begin());
+      if (answered[r]) throw DatabaseError("insert jobs: an event key returned twice");
+      answered[r] = true;
+      const auto job_id = row[1].as<std::int64_t>();
+      const std::size_t end = rows[r] + deliveries_of(r);
+      for (std::size_t i = rows[r]; i < end; ++i) {
+        inserted[order[i]] = InsertedJob{job_id, !(i == rows[r] && new_job)};
+      }
     }
-    const std::size_t r = static_cast<std::size_t>(it - rows.begin());
-    if (answered[r]) throw DatabaseError("insert jobs: an event key returned twice");
-    answered[r] = true;
-    const auto job_id = row[1].as<std::int64_t>();
-    const bool new_row = row[2].as<bool>();
-    const std::size_t end = rows[r] + deliveries_of(r);
-    for (std::size_t i = rows[r]; i < end; ++i) {
-      inserted[order[i]] = InsertedJob{job_id, !(i == rows[r] && new_row)};
-    }
+  };
+  answer(new_jobs, /*new_job=*/true);
+  if (new_jobs.size() == row_count) return inserted;
+
+  // Deliveries of events that have a job already: the rare path (Cleeng's resends).
+  ArrayLiteral known_keys, known_deliveries;
+  std::size_t known_count = 0;
+  for (std::size_t r = 0; r < row_count; ++r) {
+    if (answered[r]) continue;
+    known_keys.AddText(jobs[order[rows[r]]].event_key);
+    known_deliveries.AddInteger(static_cast<std::int64_t>(deliveries_of(r)));
+    ++known_count;
+  }
+  Prepare(tx.conn(), kCountDeliveriesName, kCountDeliveriesSql);
+  const pqxx::result counted =
+      tx.exec_prepared(kCountDeliveriesName, known_keys.Finish(), known_deliveries.Finish());
+  answer(counted, /*new_job=*/false);
+  if (counted.size() != known_count) {
+    // The key's job vanished between the two statements: only a prune of that finished job can
+    // do that. The sender's retry will find the key gone and store the event as a new job.
+    throw DatabaseError("insert jobs: " + std::to_string(known_count - counted.size()) +
+                        " event keys have no job (pruned meanwhile); retry");
   }
   return inserted;
 }
@@ -210,7 +267,8 @@ void RecordIgnoredEventsUnchecked(pqxx::transaction_base& tx,
 }  // namespace
 
 std::vector<InsertedJob> InsertJobs(pqxx::transaction_base& tx, std::span<const NewJob> jobs) {
-  return Translate("insert jobs", [&] { return InsertJobsUnchecked(tx, jobs); });
+  bool wrote_jobs = false;
+  return Translate("insert jobs", [&] { return InsertJobsUnchecked(tx, jobs, wrote_jobs); });
 }
 
 void RecordIgnoredEvents(pqxx::transaction_base& tx, std::span<const IgnoredEvent> events) {
@@ -221,22 +279,31 @@ std::vector<InsertedJob> StoreIntakeBatch(pqxx::connection_base& connection,
                                           std::span<const NewJob> jobs,
                                           std::span<const IgnoredEvent> ignored) {
   return Translate("store intake batch", [&] {
+    bool wrote_jobs = false;
     if (jobs.empty() || ignored.empty()) {
       // One statement: autocommit makes it its own transaction, committed before the result
-      // arrives, in one round trip instead of three (BEGIN, statement, COMMIT).
-      // A connection lost during it leaves the outcome unknown, as a lost COMMIT would.
+      // arrives, in one round trip instead of three (BEGIN, statement, COMMIT). (A batch with
+      // deliveries of known events takes a second statement, which counts them.)
+      // A connection lost during it leaves the outcome unknown, as a lost COMMIT would, and so
+      // does any failure after the new jobs were committed.
       try {
         pqxx::nontransaction tx(connection);
-        auto inserted = InsertJobsUnchecked(tx, jobs);
+        auto inserted = InsertJobsUnchecked(tx, jobs, wrote_jobs);
         RecordIgnoredEventsUnchecked(tx, ignored);
         return inserted;
       } catch (const pqxx::broken_connection& e) {
         throw DatabaseError(std::string("store intake batch: outcome unknown: ") + e.what(),
                             /*in_doubt=*/true);
+      } catch (const std::exception& e) {
+        if (!wrote_jobs) throw;
+        throw DatabaseError(
+            std::string("store intake batch: new jobs stored, deliveries not counted: ") +
+                e.what(),
+            /*in_doubt=*/true);
       }
     }
     pqxx::work tx(connection);
-    auto inserted = InsertJobsUnchecked(tx, jobs);
+    auto inserted = InsertJobsUnchecked(tx, jobs, wrote_jobs);
     RecordIgnoredEventsUnchecked(tx, ignored);
     tx.commit();
     return inserted;

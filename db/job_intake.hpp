@@ -38,13 +38,13 @@ struct IgnoredEvent {
   std::string raw_event;
 };
 
-// Inserts one job per distinct event key with one statement, whatever the batch size. A key that
-// already has a job is not inserted again: that job's `deliveries` grows by the number of
-// deliveries and `last_delivery_at` becomes now(). Entries with the same key inside `jobs` are
-// merged (PostgreSQL refuses to update one row twice in a statement) and all get the same job id;
-// the first entry of a new key is the non-duplicate one. Result i belongs to jobs[i]. Rows are
-// written in event-key order so that concurrent batches lock rows in the same order and never
-// deadlock. Runs inside `tx`; the caller commits. Throws DatabaseError.
+// Inserts one job per distinct event key with one statement, whatever the batch size, and its key
+// into job_event_keys. A key that already has a job is not inserted again: a second statement,
+// run only then, grows that job's `deliveries` by the number of deliveries and sets
+// `last_delivery_at` to now(). Entries with the same key inside `jobs` are merged and all get the
+// same job id; the first entry of a new key is the non-duplicate one. Result i belongs to jobs[i].
+// Keys are written and jobs locked in event-key order so that concurrent batches never deadlock.
+// Runs inside `tx`; the caller commits. Throws DatabaseError.
 std::vector<InsertedJob> InsertJobs(pqxx::transaction_base& tx, std::span<const NewJob> jobs);
 
 // Appends the events to ignored_events with one statement. Runs inside `tx`. Throws DatabaseError.

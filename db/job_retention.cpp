@@ -42,11 +42,20 @@ std::string DeleteHistorySql(const char* table) {
 constexpr const char* kDeleteAttempts = "job_retention_delete_attempts";
 constexpr const char* kDeleteAuditRows = "job_retention_delete_audit_rows";
 
+// The event keys go with their jobs (migration 0008): a delivery of a pruned event after this is
+// stored as a new job, exactly as before the keys had their own table.
 constexpr const char* kDeleteJobs = "job_retention_delete_jobs";
 constexpr const char* kDeleteJobsSql = R"sql(
-DELETE FROM jobs
-WHERE id = ANY($1::bigint[])
-  AND state IN )sql" PAYORCH_FINAL_STATES R"sql( AND finished_at < $2::timestamptz
+WITH deleted AS (
+  DELETE FROM jobs
+  WHERE id = ANY($1::bigint[])
+    AND state IN )sql" PAYORCH_FINAL_STATES R"sql( AND finished_at < $2::timestamptz
+  RETURNING id, event_key
+), deleted_keys AS (
+  DELETE FROM job_event_keys k USING deleted d
+  WHERE k.event_key = d.event_key AND k.job_id = d.id
+)
+SELECT count(*) FROM deleted
 )sql";
 
 // $1 bound, $2 batch size; ignored_events_received_idx (0006).
@@ -100,7 +109,7 @@ PruneCounts PruneFinishedJobsBatch(pqxx::connection& connection,
     // Children first: job_attempts and job_audit reference jobs.
     counts.attempts = txn.exec_prepared(kDeleteAttempts, ids, finished_before).affected_rows();
     counts.audit_rows = txn.exec_prepared(kDeleteAuditRows, ids, finished_before).affected_rows();
-    counts.jobs = txn.exec_prepared(kDeleteJobs, ids, finished_before).affected_rows();
+    counts.jobs = txn.exec_prepared1(kDeleteJobs, ids, finished_before)[0].as<std::int64_t>();
     txn.commit();
     return counts;
   });

@@ -53,14 +53,18 @@ class AdminOperations : public ::testing::Test {
         spec.state == "succeeded" || spec.state == "dead" || spec.state == "cancelled";
     const auto id =
         tx.exec_params1(
-              "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, "
-              "  subscription_id, raw_event, state, created_at, finished_at, locked_by, "
-              "  locked_until, outcome, last_error, attempts) "
-              "VALUES ($1, 'po1_' || $1, $2, $3, $4, $5, $6, $7::timestamptz, "
-              "  CASE WHEN $8 THEN COALESCE(NULLIF($9, '')::timestamptz, now()) END, "
-              "  CASE WHEN $6 = 'running' THEN 'worker-1' END, "
-              "  CASE WHEN $6 = 'running' THEN now() + interval '30 s' END, "
-              "  NULLIF($10, ''), NULLIF($11, ''), $12) RETURNING id",
+              "WITH job AS ("
+              "  INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, "
+              "    subscription_id, raw_event, state, created_at, finished_at, locked_by, "
+              "    locked_until, outcome, last_error, attempts) "
+              "  VALUES ($1, 'po1_' || $1, $2, $3, $4, $5, $6, $7::timestamptz, "
+              "    CASE WHEN $8 THEN COALESCE(NULLIF($9, '')::timestamptz, now()) END, "
+              "    CASE WHEN $6 = 'running' THEN 'worker-1' END, "
+              "    CASE WHEN $6 = 'running' THEN now() + interval '30 s' END, "
+              "    NULLIF($10, ''), NULLIF($11, ''), $12) RETURNING id, event_key), "
+              "key AS (INSERT INTO job_event_keys (event_key, job_id) "
+              "        SELECT event_key, id FROM job) "
+              "SELECT id FROM job",
               spec.key, spec.broadcaster, spec.topic, spec.subscription, kRawEvent, spec.state,
               spec.created_at, final_state, spec.finished_at, spec.outcome, spec.last_error,
               static_cast<int>(spec.adapters.size()))[0]

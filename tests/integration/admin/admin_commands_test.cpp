@@ -40,14 +40,17 @@ class AdminCommandsTest : public ::testing::Test {
                          const std::string& raw_event = kRawEvent) {
     pqxx::work tx(*connection_);
     const auto id = tx.exec_params1(
-        "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
-        "  raw_event, state, created_at, finished_at, locked_by, locked_until, last_error) "
-        "VALUES ($1, 'po1_' || $1, 123, $2, 'sub-' || $1, $3, $4, $5::timestamptz, "
-        "  CASE WHEN $4 IN ('succeeded', 'dead', 'cancelled') THEN now() END, "
-        "  CASE WHEN $4 = 'running' THEN 'worker-1' END, "
-        "  CASE WHEN $4 = 'running' THEN now() + interval '30 s' END, "
-        "  CASE WHEN $4 = 'dead' THEN 'UNAVAILABLE: adapter down' END) "
-        "RETURNING id",
+        "WITH job AS ("
+        "  INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
+        "    raw_event, state, created_at, finished_at, locked_by, locked_until, last_error) "
+        "  VALUES ($1, 'po1_' || $1, 123, $2, 'sub-' || $1, $3, $4, $5::timestamptz, "
+        "    CASE WHEN $4 IN ('succeeded', 'dead', 'cancelled') THEN now() END, "
+        "    CASE WHEN $4 = 'running' THEN 'worker-1' END, "
+        "    CASE WHEN $4 = 'running' THEN now() + interval '30 s' END, "
+        "    CASE WHEN $4 = 'dead' THEN 'UNAVAILABLE: adapter down' END) "
+        "  RETURNING id, event_key), "
+        "key AS (INSERT INTO job_event_keys (event_key, job_id) SELECT event_key, id FROM job) "
+        "SELECT id FROM job",
         key, kAuthorisation, raw_event, state, created_at)[0].as<std::int64_t>();
     tx.commit();
     return id;

@@ -48,13 +48,17 @@ class PruneTest : public ::testing::Test {
                          int attempts = 1, int audit_rows = 0) {
     pqxx::work tx(*connection_);
     const auto id = tx.exec_params1(
-        "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
-        "  raw_event, state, attempts, created_at, finished_at, locked_by, locked_until) "
-        "VALUES ($1, 'po1_' || $1, 1, 'subscriptionReadyForPaymentAuthorisation', 'sub-' || $1, "
-        "  '{}', $2, $3, now() - $4::interval, "
-        "  CASE WHEN $2 IN ('succeeded', 'dead', 'cancelled') THEN now() - $4::interval END, "
-        "  CASE WHEN $2 = 'running' THEN 'worker-1' END, "
-        "  CASE WHEN $2 = 'running' THEN now() + interval '30 s' END) RETURNING id",
+        "WITH job AS ("
+        "  INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
+        "    raw_event, state, attempts, created_at, finished_at, locked_by, locked_until) "
+        "  VALUES ($1, 'po1_' || $1, 1, 'subscriptionReadyForPaymentAuthorisation', 'sub-' || $1, "
+        "    '{}', $2, $3, now() - $4::interval, "
+        "    CASE WHEN $2 IN ('succeeded', 'dead', 'cancelled') THEN now() - $4::interval END, "
+        "    CASE WHEN $2 = 'running' THEN 'worker-1' END, "
+        "    CASE WHEN $2 = 'running' THEN now() + interval '30 s' END) "
+        "  RETURNING id, event_key), "
+        "key AS (INSERT INTO job_event_keys (event_key, job_id) SELECT event_key, id FROM job) "
+        "SELECT id FROM job",
         key, state, attempts, age)[0].as<std::int64_t>();
     for (int attempt = 1; attempt <= attempts; ++attempt) {
       tx.exec_params0(
@@ -149,6 +153,9 @@ TEST_F(PruneTest, DeletesExactlyTheFinalJobsFinishedBeforeTheBoundWithTheirHisto
     EXPECT_EQ(Scalar("SELECT count(*) FROM job_attempts WHERE job_id = " + std::to_string(id)), 0);
     EXPECT_EQ(Scalar("SELECT count(*) FROM job_audit WHERE job_id = " + std::to_string(id)), 0);
   }
+  // The pruned jobs' event keys went with them; the kept jobs keep theirs.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM job_event_keys k JOIN jobs j ON j.id = k.job_id"), 4);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM job_event_keys"), 4);
   EXPECT_EQ(Scalar("SELECT count(*) FROM job_attempts"), 1 + 1 + 2);  // recent, running, in_doubt
   EXPECT_EQ(Scalar("SELECT count(*) FROM job_audit"), 1);             // recent's
   EXPECT_EQ(Scalar("SELECT count(*) FROM ignored_events"), 1);

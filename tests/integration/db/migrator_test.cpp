@@ -1,8 +1,15 @@
 #include "db/migrator.hpp"
 
+#include <algorithm>
+#include <span>
+#include <string_view>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "db/database.hpp"
+#include "db/job_intake.hpp"
+#include "db/job_queries.hpp"
 #include "tests/support/test_database.hpp"
 
 namespace payorch::db {
@@ -79,6 +86,56 @@ TEST(Migrator, RefusesWhenTheDatabaseIsNewerThanTheBinary) {
   } catch (const DatabaseError& e) {
     EXPECT_NE(std::string(e.what()).find("9999_future.sql"), std::string::npos);
   }
+}
+
+// 0008 moves the event key's uniqueness into job_event_keys: the jobs a database already holds
+// keep their keys, and their events stay deduplicated after the upgrade.
+TEST(Migrator, EventKeysMigrationKeepsTheKeysOfExistingJobs) {
+  testing::TestDatabase database;
+  auto connection = database.Connect();
+  {
+    pqxx::work tx(*connection);
+    tx.exec0("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    tx.commit();
+  }
+  const auto all = EmbeddedMigrations();
+  const auto before = std::find_if(all.begin(), all.end(), [](const MigrationFile& file) {
+    return std::string_view(file.name) == "0008_event_keys.sql";
+  });
+  ASSERT_NE(before, all.end());
+  Migrator(*connection, std::span<const MigrationFile>(all.begin(), before)).Migrate();
+  std::int64_t old_job = 0;
+  {
+    pqxx::work tx(*connection);
+    old_job = tx.exec1(
+                    "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, "
+                    "  subscription_id, raw_event) "
+                    "VALUES ('old|key', 'po1_old', 1, 'subscriptionReadyForPaymentCapture', "
+                    "  'sub-old', '{}') RETURNING id")[0]
+                  .as<std::int64_t>();
+    tx.commit();
+  }
+
+  Migrator(*connection).Migrate();
+  EXPECT_EQ(FindJobIdByEventKey(*connection, "old|key"), old_job);
+  NewJob again;
+  again.event_key = "old|key";
+  again.idempotency_key = "po1_old";
+  again.broadcaster_id = 1;
+  again.topic = "subscriptionReadyForPaymentCapture";
+  again.subscription_id = "sub-old";
+  again.raw_event = "{}";
+  const auto inserted = InsertJobs(*connection, std::vector{again});
+  EXPECT_EQ(inserted.at(0).job_id, old_job);
+  EXPECT_TRUE(inserted.at(0).duplicate);
+  pqxx::work tx(*connection);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM jobs")[0].as<int>(), 1);
+  EXPECT_EQ(tx.exec1("SELECT deliveries FROM jobs")[0].as<int>(), 2);
+  // The job ids the intake takes from the sequence continue after the old ones.
+  NewJob fresh = again;
+  fresh.event_key = "new|key";
+  tx.abort();
+  EXPECT_GT(InsertJobs(*connection, std::vector{fresh}).at(0).job_id, old_job);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "db/job_intake.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <optional>
+#include <utility>
 #include <set>
 #include <thread>
 #include <vector>
@@ -61,6 +64,11 @@ TEST_F(JobIntakeTest, InsertsARowWithTheGivenFields) {
   EXPECT_EQ(row[8].as<std::string>(), job.raw_event);
   EXPECT_EQ(row[9].as<std::string>(), "queued");
   EXPECT_EQ(row[10].as<int>(), 1);
+  // The event key's uniqueness lives in job_event_keys (migration 0008), written with the job.
+  EXPECT_EQ(tx.exec_params1("SELECT job_id FROM job_event_keys WHERE event_key = $1",
+                            job.event_key)[0]
+                .as<std::int64_t>(),
+            inserted[0].job_id);
 }
 
 // Values travel as PostgreSQL array literals: whatever they hold must come back byte for byte.
@@ -163,6 +171,66 @@ TEST_F(JobIntakeTest, ConcurrentDeliveriesOfOneEventMakeOneJob) {
   EXPECT_EQ(Count("SELECT deliveries FROM jobs"), kThreads);
 }
 
+// A delivery whose first delivery is still being stored by another transaction waits on the key,
+// and then either counts on that job (it committed) or becomes the job (it rolled back). The
+// committed case is the one a single statement cannot see: its snapshot predates that commit.
+class ConcurrentFirstDeliveryTest : public JobIntakeTest {
+ protected:
+  // Inserts Job("raced") in an open transaction, starts InsertJobs of the same event on another
+  // connection, waits (bounded) until that one blocks on the key, then ends the first
+  // transaction. Returns the first job's id and what the second delivery got.
+  std::pair<std::int64_t, InsertedJob> Race(bool commit_first) {
+    auto first_connection = database_.Connect();
+    pqxx::work first(*first_connection);
+    const auto first_id = InsertJobs(first, std::vector{Job("raced")}).at(0).job_id;
+
+    auto second_connection = database_.Connect();
+    const int second_pid = second_connection->backendpid();
+    std::optional<InsertedJob> second;
+    std::string error;
+    std::jthread thread([&] {
+      try {
+        second = InsertJobs(*second_connection, std::vector{Job("raced")}).at(0);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    });
+    bool waiting = false;
+    for (int i = 0; i < 500 && !waiting; ++i) {  // at most 5 s
+      waiting = Count("SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                      std::to_string(second_pid) + " AND wait_event_type = 'Lock'") == 1;
+      if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(waiting) << "the second delivery never waited on the first";
+    if (commit_first) {
+      first.commit();
+    } else {
+      first.abort();
+    }
+    thread.join();
+    EXPECT_EQ(error, "");
+    return {first_id, second.value_or(InsertedJob{})};
+  }
+};
+
+TEST_F(ConcurrentFirstDeliveryTest, CountsOnTheJobTheOtherTransactionCommitted) {
+  const auto [first_id, second] = Race(/*commit_first=*/true);
+  EXPECT_EQ(second.job_id, first_id);
+  EXPECT_TRUE(second.duplicate);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM job_event_keys"), 1);
+}
+
+TEST_F(ConcurrentFirstDeliveryTest, BecomesTheJobWhenTheOtherTransactionRolledBack) {
+  const auto [first_id, second] = Race(/*commit_first=*/false);
+  EXPECT_NE(second.job_id, first_id);
+  EXPECT_FALSE(second.duplicate);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM job_event_keys k JOIN jobs j ON j.id = k.job_id"), 1);
+}
+
 TEST_F(JobIntakeTest, IgnoredEventsAndJobsCommitTogether) {
   IgnoredEvent ignored{std::nullopt, "customerRegistered", R"({"topic":"customerRegistered"})"};
   IgnoredEvent with_broadcaster{7, "transactionCreated", "{}"};
@@ -184,6 +252,7 @@ TEST_F(JobIntakeTest, FailedBatchStoresNothing) {
                DatabaseError);
   EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM ignored_events"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM job_event_keys"), 0);
   // The connection is usable again, and the prepared statement is reused.
   EXPECT_EQ(InsertJobs(*connection_, std::vector{Job("a")}).size(), 1u);
 }
