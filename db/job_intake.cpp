@@ -25,26 +25,26 @@ namespace {
 constexpr const char* kInsertJobsName = "payorch_insert_jobs";
 constexpr const char* kInsertJobsSql = R"sql(
 WITH r AS (
-  SELECT *
+  SELECT r.*, nextval('jobs_id_seq') AS id
   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
               $7::text[], $8::timestamptz[], $9::text[], $10::integer[]) WITH ORDINALITY
        AS r(event_key, idempotency_key, broadcaster_id, topic, subscription_id, payment_gateway,
             payment_method_id, dunning_attempt_date, raw_event, deliveries, ord)
 ), new_keys AS (
   INSERT INTO job_event_keys (event_key, job_id)
-  SELECT r.event_key, nextval('jobs_id_seq') FROM r ORDER BY r.ord
+  SELECT r.event_key, r.id FROM r ORDER BY r.ord
   ON CONFLICT (event_key) DO NOTHING
-  RETURNING event_key, job_id
+  RETURNING job_id
 ), new_jobs AS (
   INSERT INTO jobs (id, event_key, idempotency_key, broadcaster_id, topic, subscription_id,
                     payment_gateway, payment_method_id, dunning_attempt_date, raw_event,
                     deliveries)
   OVERRIDING SYSTEM VALUE
-  SELECT k.job_id, r.event_key, r.idempotency_key, r.broadcaster_id, r.topic, r.subscription_id,
+  SELECT r.id, r.event_key, r.idempotency_key, r.broadcaster_id, r.topic, r.subscription_id,
          r.payment_gateway, r.payment_method_id, r.dunning_attempt_date, r.raw_event,
          r.deliveries
-  FROM new_keys k JOIN r ON r.event_key = k.event_key
-  ORDER BY k.job_id
+  FROM r
+  WHERE r.id IN (SELECT job_id FROM new_keys)
   RETURNING event_key, id
 )
 SELECT event_key, id FROM new_jobs)sql";
