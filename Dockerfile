@@ -8,7 +8,7 @@ RUN apt-get update \
       cmake g++ make pkg-config \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libboost1.81-dev libboost-json1.81-dev \
-      libpqxx-dev libssl-dev libspdlog-dev libcli11-dev libyaml-cpp-dev \
+      libpqxx-dev libssl-dev libspdlog-dev libcli11-dev libyaml-cpp-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -27,7 +27,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libpqxx-6.4 libspdlog1.10 libboost-json1.81.0 \
-      libssl3 libyaml-cpp0.7 ca-certificates curl \
+      libssl3 libyaml-cpp0.7 libjemalloc2 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin payorch
 COPY --from=build /build/bin/payorch-ingress /build/bin/payorch-worker \
