@@ -53,7 +53,8 @@ WITH deleted AS (
   RETURNING id, event_key
 ), deleted_keys AS (
   DELETE FROM job_event_keys k USING deleted d
-  WHERE k.event_key = d.event_key AND k.job_id = d.id
+  WHERE split_part(k.event_key, '|', -1) = split_part(d.event_key, '|', -1)
+    AND k.event_key = d.event_key AND k.job_id = d.id
 )
 SELECT count(*) FROM deleted
 )sql";

@@ -15,6 +15,18 @@
 -- a second statement counts them on their jobs. It runs with a new snapshot, so it also sees a
 -- job a concurrent transaction committed while the first statement waited on its key.
 --
+-- The key's order: the unique index leads with the key's last '|'-separated field (see
+-- services/core/event.cpp), which for renewals is "dunning=<date>" and for terminations
+-- "expiration=<date>", and only then the whole key. Uniqueness is unchanged (the leading field is
+-- a function of the key, so two rows with one key always meet in the index), but new events, whose
+-- dates lie near the present, go to one end of the index instead of to random pages of a B-tree
+-- that holds every event of the history: with 10 million keys, 256 key insertions took 10.1 ms
+-- ordered by the key alone, 4.9 ms ordered this way, and 3.9 ms into an empty table (medians of
+-- 12, EXPLAIN ANALYZE). Events without a date ("data-sha256=...") stay in random order among
+-- themselves. split_part never returns NULL for a non-NULL key, so no key escapes the uniqueness
+-- (NULLs are distinct in a unique index). Every statement that looks a key up names both
+-- expressions, so that it uses this index.
+--
 -- Every job inserted by payorch has its key here (same statement), and retention deletes a key
 -- with its job (db/job_retention.cpp). No foreign key: its check would take a KEY SHARE lock on
 -- the job's row at every intake, and the key row is inserted before its job in the statement.
@@ -33,7 +45,8 @@ CREATE TABLE job_event_keys (
 INSERT INTO job_event_keys (event_key, job_id) SELECT event_key, id FROM jobs;
 
 -- Built after the copy: one sort instead of millions of random insertions.
-ALTER TABLE job_event_keys ADD PRIMARY KEY (event_key);
+CREATE UNIQUE INDEX job_event_keys_key_idx
+    ON job_event_keys ((split_part(event_key, '|', -1)), event_key);
 
 ALTER TABLE jobs DROP CONSTRAINT jobs_event_key_key;
 

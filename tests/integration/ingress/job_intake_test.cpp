@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "db/database.hpp"
+#include "db/job_queries.hpp"
 #include "tests/support/test_database.hpp"
 
 namespace payorch::db {
@@ -116,6 +117,34 @@ TEST_F(JobIntakeTest, SecondDeliveryReturnsTheSameJobAndCountsIt) {
   EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
   EXPECT_EQ(Count("SELECT deliveries FROM jobs"), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE last_delivery_at > created_at"), 1);
+}
+
+// The unique index orders keys by their last '|' field first (migration 0008); uniqueness must
+// hold for every shape of key, including those whose last field is not a date.
+TEST_F(JobIntakeTest, KeysOfEveryShapeAreDeliveredOnceAndCountedAfter) {
+  const std::vector<std::string> keys = {
+      "cleeng/v1|1|3:abc|5:s|1|2|dunning=2026-01-01T00:00:00Z",
+      "cleeng/v1|1|3:abc|5:s|1|2|expiration=2026-01-01T00:00:00Z",
+      "cleeng/v1|1|3:abc|5:s|1|2|data-sha256=00ff",
+      "no separator at all",
+      "ends with a separator|",
+  };
+  std::vector<NewJob> batch;
+  for (const auto& key : keys) {
+    NewJob job = Job("shape");
+    job.event_key = key;
+    batch.push_back(job);
+  }
+  const auto first = InsertJobs(*connection_, batch);
+  const auto second = InsertJobs(*connection_, batch);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_FALSE(first[i].duplicate) << keys[i];
+    EXPECT_TRUE(second[i].duplicate) << keys[i];
+    EXPECT_EQ(second[i].job_id, first[i].job_id) << keys[i];
+    EXPECT_EQ(FindJobIdByEventKey(*connection_, keys[i]), first[i].job_id) << keys[i];
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), static_cast<int>(keys.size()));
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE deliveries = 2"), static_cast<int>(keys.size()));
 }
 
 TEST_F(JobIntakeTest, BatchWithTheSameKeyTwiceGivesBothTheSameJob) {
