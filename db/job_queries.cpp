@@ -27,7 +27,7 @@ std::string Utc(const char* column) {
 // million jobs it is a sequential scan, 3 to 4.5 s for --state dead or --subscription. PostgreSQL
 // may go generic after five executions on one connection (a bulk replay paging through jobs),
 // and does always under plan_cache_mode = force_generic_plan. With only the present criteria,
-// even a generic plan uses the index they select on (jobs_subscription_idx, jobs_created_idx,
+// even a generic plan uses the index they select on (jobs_subscription_hash_idx, jobs_created_idx,
 // jobs_finished_idx; the partial state indexes need the states as values: custom plans).
 struct ListCriterion {
   const char* sql;  // the condition, with $N where the value goes

@@ -28,7 +28,7 @@ SELECT (SELECT count(*) FROM owner) AS owned, (SELECT count(*) FROM inserted) AS
 )sql";
 
 // $1 broadcaster, $2 subscription, $3 reported step, $4 settled step. Walks the subscription's
-// jobs through jobs_subscription_idx and each job's steps through the primary key.
+// jobs through jobs_subscription_hash_idx (0009) and each job's steps through the primary key.
 constexpr const char* kFindOpenAuthorizationSql = R"sql(
 SELECT s.job_id, s.result::text
 FROM jobs AS j
