@@ -260,6 +260,35 @@ TEST_F(ConcurrentFirstDeliveryTest, BecomesTheJobWhenTheOtherTransactionRolledBa
   EXPECT_EQ(Count("SELECT count(*) FROM job_event_keys k JOIN jobs j ON j.id = k.job_id"), 1);
 }
 
+// Under autocommit, a batch's new jobs are committed by its first statement; when counting the
+// deliveries of known events then fails, nobody may be told "stored", and the failure must say
+// that part of the batch may be stored (in doubt), not that nothing was.
+TEST_F(JobIntakeTest, FailureWhileCountingKnownEventsIsInDoubtAndKeepsTheNewJobs) {
+  const auto known = InsertJobs(*connection_, std::vector{Job("known")}).at(0).job_id;
+  // Another transaction holds the known job's row, so counting on it waits until the timeout.
+  auto holder_connection = database_.Connect();
+  pqxx::work holder(*holder_connection);
+  holder.exec_params("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", known);
+  SetStatementTimeout(*connection_, 300);
+  try {
+    StoreIntakeBatch(*connection_, std::vector{Job("new"), Job("known")}, {});
+    FAIL() << "stored while the known job was locked";
+  } catch (const DatabaseError& e) {
+    EXPECT_TRUE(e.in_doubt()) << e.what();
+  }
+  holder.abort();
+  SetStatementTimeout(*connection_, 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE event_key = 'test|new'"), 1);
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs WHERE event_key = 'test|known'"), 1);
+  // The sender's resend finds the new job stored and counts both.
+  const auto resent = StoreIntakeBatch(*connection_, std::vector{Job("new"), Job("known")}, {});
+  EXPECT_TRUE(resent.at(0).duplicate);
+  EXPECT_TRUE(resent.at(1).duplicate);
+  EXPECT_EQ(resent.at(1).job_id, known);
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs WHERE event_key = 'test|known'"), 2);
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs WHERE event_key = 'test|new'"), 2);
+}
+
 TEST_F(JobIntakeTest, IgnoredEventsAndJobsCommitTogether) {
   IgnoredEvent ignored{std::nullopt, "customerRegistered", R"({"topic":"customerRegistered"})"};
   IgnoredEvent with_broadcaster{7, "transactionCreated", "{}"};
