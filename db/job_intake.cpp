@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "db/database.hpp"
+#include "db/event_key_index.hpp"
 
 namespace payorch::db {
 
@@ -21,8 +22,7 @@ namespace {
 // first, each with a job id drawn from the jobs' identity sequence; only the keys that were new
 // become jobs. A key that conflicts is a delivery of an event payorch already has (possibly
 // committed by a concurrent batch while this statement waited on the key): kCountDeliveriesSql
-// counts it. Returns the new jobs only. Every key lookup names the unique index's two expressions
-// (the key's last field, then the key: 0008), or PostgreSQL could not use it.
+// counts it. Returns the new jobs only. Keys are matched through db/event_key_index.hpp.
 constexpr const char* kInsertJobsName = "payorch_insert_jobs";
 constexpr const char* kInsertJobsSql = R"sql(
 WITH r AS (
@@ -34,7 +34,7 @@ WITH r AS (
 ), new_keys AS (
   INSERT INTO job_event_keys (event_key, job_id)
   SELECT r.event_key, r.id FROM r ORDER BY r.ord
-  ON CONFLICT ((split_part(event_key, '|', -1)), event_key) DO NOTHING
+  ON CONFLICT )sql" PAYORCH_EVENT_KEY_CONFLICT_TARGET R"sql( DO NOTHING
   RETURNING job_id
 ), new_jobs AS (
   INSERT INTO jobs (id, event_key, idempotency_key, broadcaster_id, topic, subscription_id,
@@ -59,8 +59,7 @@ constexpr const char* kCountDeliveriesSql = R"sql(
 WITH target AS (
   SELECT j.id, d.event_key, d.deliveries
   FROM unnest($1::text[], $2::integer[]) WITH ORDINALITY AS d(event_key, deliveries, ord)
-  JOIN job_event_keys k ON split_part(k.event_key, '|', -1) = split_part(d.event_key, '|', -1)
-                        AND k.event_key = d.event_key
+  JOIN job_event_keys k ON )sql" PAYORCH_EVENT_KEY_MATCHES("k.event_key", "d.event_key") R"sql(
   JOIN jobs j ON j.id = k.job_id
   ORDER BY d.ord
   FOR UPDATE OF j

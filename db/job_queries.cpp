@@ -5,6 +5,7 @@
 #include <string>
 
 #include "db/database.hpp"
+#include "db/event_key_index.hpp"
 
 namespace payorch::db {
 
@@ -125,8 +126,7 @@ const std::string& ListAttemptsSql() {
 
 constexpr const char* kFindJobIdByEventKey = "job_queries_find_job_id_by_event_key";
 constexpr const char* kFindJobIdByEventKeySql =
-    "SELECT job_id FROM job_event_keys"
-    " WHERE split_part(event_key, '|', -1) = split_part($1, '|', -1) AND event_key = $1";
+    "SELECT job_id FROM job_event_keys WHERE " PAYORCH_EVENT_KEY_MATCHES("event_key", "$1");
 
 constexpr const char* kListAuditEntries = "job_queries_list_audit_entries";
 const std::string& ListAuditEntriesSql() {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "db/database.hpp"
+#include "db/event_key_index.hpp"
 
 namespace payorch::db {
 namespace {
@@ -53,8 +54,7 @@ WITH deleted AS (
   RETURNING id, event_key
 ), deleted_keys AS (
   DELETE FROM job_event_keys k USING deleted d
-  WHERE split_part(k.event_key, '|', -1) = split_part(d.event_key, '|', -1)
-    AND k.event_key = d.event_key AND k.job_id = d.id
+  WHERE )sql" PAYORCH_EVENT_KEY_MATCHES("k.event_key", "d.event_key") R"sql( AND k.job_id = d.id
 )
 SELECT count(*) FROM deleted
 )sql";
