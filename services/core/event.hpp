@@ -46,7 +46,8 @@ struct CleengEvent {
   std::string expiration_date;
   std::string expiration_date_utc;
   // The `data` object serialised with its keys sorted and ids normalised: equal for two
-  // deliveries of the same content whatever their key order or id types.
+  // deliveries of the same content whatever their key order or id types. Set only when both
+  // dates are absent, the one case in which the event's identity is its content.
   std::string canonical_data;
 };
 
