@@ -6,6 +6,7 @@
 
 #include "db/database.hpp"
 #include "db/event_key_index.hpp"
+#include "db/subscription_jobs.hpp"
 
 namespace payorch::db {
 
@@ -28,8 +29,9 @@ std::string Utc(const char* column) {
 // million jobs it is a sequential scan, 3 to 4.5 s for --state dead or --subscription. PostgreSQL
 // may go generic after five executions on one connection (a bulk replay paging through jobs),
 // and does always under plan_cache_mode = force_generic_plan. With only the present criteria,
-// even a generic plan uses the index they select on (jobs_subscription_hash_idx, jobs_created_idx,
-// jobs_finished_idx; the partial state indexes need the states as values: custom plans).
+// even a generic plan uses the indexes they select on (jobs_finished_subscription_idx and
+// jobs_subscription_unfinished_idx, jobs_created_idx, jobs_finished_idx; the partial state indexes
+// need the states as values: custom plans).
 struct ListCriterion {
   const char* sql;  // the condition, with $N where the value goes
   bool (*present)(const JobListFilter&);
@@ -48,7 +50,9 @@ constexpr ListCriterion kListCriteria[] = {
     {"broadcaster_id = $N::bigint",
      [](const JobListFilter& f) { return f.broadcaster_id.has_value(); },
      [](const JobListFilter& f) { return std::to_string(f.broadcaster_id.value_or(0)); }},
-    {"subscription_id = $N", [](const JobListFilter& f) { return !f.subscription_id.empty(); },
+    // $N twice: the subscription's finished and unfinished jobs, each through its index.
+    {"id IN (" PAYORCH_SUBSCRIPTION_JOBS("id", "subscription_id = $N") ")",
+     [](const JobListFilter& f) { return !f.subscription_id.empty(); },
      [](const JobListFilter& f) { return f.subscription_id; }},
     {"outcome = $N", [](const JobListFilter& f) { return !f.outcome.empty(); },
      [](const JobListFilter& f) { return f.outcome; }},
@@ -91,7 +95,10 @@ std::string ListJobsSql(unsigned mask) {
   for (std::size_t i = 0; i < std::size(kListCriteria); ++i) {
     if ((mask & (1u << i)) == 0) continue;
     std::string condition = kListCriteria[i].sql;
-    condition.replace(condition.find("$N"), 2, "$" + std::to_string(++parameter));
+    const std::string placeholder = "$" + std::to_string(++parameter);
+    for (auto at = condition.find("$N"); at != std::string::npos; at = condition.find("$N", at)) {
+      condition.replace(at, 2, placeholder);
+    }
     sql += parameter == 1 ? " WHERE " : " AND ";
     sql += condition;
   }

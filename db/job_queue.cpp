@@ -119,6 +119,8 @@ RETURNING j.id, j.fence, j.attempts, j.attempts - j.attempts_at_replay AS budget
           extract(epoch FROM j.run_after) AS run_after_epoch
 )sql";
 
+// A succeeded job: jobs_finished_subscription_idx (0010) holds it, its predicate implied by
+// the state.
 constexpr const char* kFindAuthorizationReferenceSql = R"sql(
 SELECT gateway_reference
 FROM jobs

@@ -1,6 +1,7 @@
 #include "db/job_steps.hpp"
 
 #include "db/database.hpp"
+#include "db/subscription_jobs.hpp"
 
 namespace payorch::db {
 namespace {
@@ -27,21 +28,23 @@ WITH owner AS (
 SELECT (SELECT count(*) FROM owner) AS owned, (SELECT count(*) FROM inserted) AS inserted
 )sql";
 
-// $1 broadcaster, $2 subscription, $3 reported step, $4 settled step. Walks the subscription's
-// jobs through jobs_subscription_hash_idx (0009) and each job's steps through the primary key.
-constexpr const char* kFindOpenAuthorizationSql = R"sql(
+// $1 broadcaster, $2 subscription, $3 reported step, $4 settled step. The subscription's jobs,
+// finished and unfinished, come from their two partial indexes (db/subscription_jobs.hpp),
+// materialised once for both uses; each job's steps through the primary key.
+constexpr const char* kFindOpenAuthorizationSql =
+    "WITH subscription_jobs AS MATERIALIZED ("
+    PAYORCH_SUBSCRIPTION_JOBS("id, topic", "subscription_id = $2 AND broadcaster_id = $1")
+    ")" R"sql(
 SELECT s.job_id, s.result::text
-FROM jobs AS j
+FROM subscription_jobs AS j
 JOIN job_steps AS s ON s.job_id = j.id AND s.step = $3
-WHERE j.subscription_id = $2 AND j.broadcaster_id = $1
-  AND j.topic = 'subscriptionReadyForPaymentAuthorisation'
+WHERE j.topic = 'subscriptionReadyForPaymentAuthorisation'
   AND s.result->>'status' = 'authorized'
   AND NOT EXISTS (
     SELECT 1
-    FROM jobs AS o
+    FROM subscription_jobs AS o
     JOIN job_steps AS c ON c.job_id = o.id AND c.step = $4
-    WHERE o.subscription_id = $2 AND o.broadcaster_id = $1
-      AND c.result->>'paymentId' = s.result->>'paymentId')
+    WHERE c.result->>'paymentId' = s.result->>'paymentId')
 ORDER BY j.id DESC
 LIMIT 1
 )sql";

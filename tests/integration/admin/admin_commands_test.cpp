@@ -130,6 +130,35 @@ TEST_F(AdminCommandsTest, FiltersByOneOrSeveralStates) {
   EXPECT_EQ(ListedIds({}).size(), 4u);
 }
 
+TEST_F(AdminCommandsTest, ListBySubscriptionFindsItsJobsInEveryStateOnce) {
+  // Migration 0010: no index holds every job by subscription. Finished jobs are in one partial
+  // index and unfinished ones in another, and the listing reads both: every state must appear,
+  // and each job once. Paged one job at a time, more than the five executions after which
+  // PostgreSQL may plan the statement generically.
+  std::vector<std::int64_t> expected;
+  const char* states[] = {"queued", "running", "in_doubt", "succeeded", "dead", "cancelled"};
+  for (int day = 1; day <= 6; ++day) {
+    const auto id = InsertJob("s" + std::to_string(day), states[day - 1],
+                              "2026-01-0" + std::to_string(day) + " 10:00:00Z");
+    expected.insert(expected.begin(), id);
+  }
+  InsertJob("other", "succeeded", "2026-01-07 10:00:00Z");
+  {
+    pqxx::work tx(*connection_);
+    tx.exec0("UPDATE jobs SET subscription_id = 'sub-all' WHERE event_key LIKE 's_'");
+    tx.commit();
+  }
+  db::JobListFilter filter{.subscription_id = "sub-all", .limit = 1};
+  std::vector<std::int64_t> listed;
+  for (int page = 0; page < 10; ++page) {
+    const auto result = db::ListJobs(*connection_, filter);
+    for (const auto& job : result.jobs) listed.push_back(job.id);
+    if (!result.next_before_id) break;
+    filter.before_id = result.next_before_id;
+  }
+  EXPECT_EQ(listed, expected);
+}
+
 TEST_F(AdminCommandsTest, LimitKeepsTheNewestJobs) {
   std::vector<std::int64_t> ids;
   for (int day = 1; day <= 5; ++day) {

@@ -57,5 +57,29 @@ TEST_F(JobStepsTest, AnAuthorisationIsOpenUntilAJobOfTheSubscriptionSettlesIt) {
                                          "payment_reported", "authorization_settled"));
 }
 
+TEST_F(JobStepsTest, OpenAuthorisationReadsTheSubscriptionsJobsThroughTheirTwoIndexes) {
+  // Migration 0010: finished jobs by subscription are in jobs_finished_subscription_idx,
+  // unfinished ones in jobs_subscription_unfinished_idx. The lookup must be able to use both, in
+  // the plans PostgreSQL makes with the values (custom) and without them (generic, after five
+  // executions on one connection), or with a large history it reads the whole table.
+  EXPECT_FALSE(db::FindOpenAuthorization(*connection_, 1, "sub-plan", "payment_reported",
+                                         "authorization_settled"));
+  for (const char* mode : {"force_custom_plan", "force_generic_plan"}) {
+    pqxx::nontransaction tx(*connection_);
+    tx.exec0(std::string("SET plan_cache_mode = ") + mode);
+    tx.exec0("SET enable_seqscan = off");
+    std::string plan;
+    for (const auto& row : tx.exec("EXPLAIN EXECUTE job_steps_find_open_authorization("
+                                   "1, 'sub-plan', 'payment_reported', 'authorization_settled')")) {
+      plan += row[0].as<std::string>() + "\n";
+    }
+    tx.exec0("RESET plan_cache_mode");
+    tx.exec0("RESET enable_seqscan");
+    EXPECT_NE(plan.find("jobs_finished_subscription_idx"), std::string::npos) << mode << plan;
+    EXPECT_NE(plan.find("jobs_subscription_unfinished_idx"), std::string::npos) << mode << plan;
+    EXPECT_EQ(plan.find("Seq Scan on jobs"), std::string::npos) << mode << plan;
+  }
+}
+
 }  // namespace
 }  // namespace payorch::cleeng
