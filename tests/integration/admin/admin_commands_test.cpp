@@ -90,6 +90,18 @@ class AdminCommandsTest : public ::testing::Test {
     return output;
   }
 
+  // Every page of the listing, following next_before_id (at most 10 pages).
+  std::vector<std::int64_t> ListedIdsPageByPage(db::JobListFilter filter) {
+    std::vector<std::int64_t> listed;
+    for (int page = 0; page < 10; ++page) {
+      const auto result = db::ListJobs(*connection_, filter);
+      for (const auto& job : result.jobs) listed.push_back(job.id);
+      if (!result.next_before_id) break;
+      filter.before_id = result.next_before_id;
+    }
+    return listed;
+  }
+
   // The ids of a `jobs list --json` run, in output order.
   std::vector<std::int64_t> ListedIds(JobsListOptions options) {
     options.json = true;
@@ -148,15 +160,7 @@ TEST_F(AdminCommandsTest, ListBySubscriptionFindsItsJobsInEveryStateOnce) {
     tx.exec0("UPDATE jobs SET subscription_id = 'sub-all' WHERE event_key LIKE 's_'");
     tx.commit();
   }
-  db::JobListFilter filter{.subscription_id = "sub-all", .limit = 1};
-  std::vector<std::int64_t> listed;
-  for (int page = 0; page < 10; ++page) {
-    const auto result = db::ListJobs(*connection_, filter);
-    for (const auto& job : result.jobs) listed.push_back(job.id);
-    if (!result.next_before_id) break;
-    filter.before_id = result.next_before_id;
-  }
-  EXPECT_EQ(listed, expected);
+  EXPECT_EQ(ListedIdsPageByPage({.subscription_id = "sub-all", .limit = 1}), expected);
 }
 
 TEST_F(AdminCommandsTest, LimitKeepsTheNewestJobs) {
@@ -338,18 +342,13 @@ TEST_F(AdminCommandsTest, CombinedFiltersPageTheSameOnceThePlanIsGeneric) {
   expected.erase(std::find(expected.begin(), expected.end(),
                            db::FindJobIdByEventKey(*connection_, "p8").value()));
   for (int round = 0; round < 2; ++round) {
-    db::JobListFilter filter{.states = {core::JobState::kDead, core::JobState::kCancelled},
-                             .subscription_id = "sub-shared",
-                             .created_since = "2026-01-02T00:00:00Z",
-                             .limit = 1};
-    std::vector<std::int64_t> listed;
-    for (int page = 0; page < 10; ++page) {
-      const auto result = db::ListJobs(*connection_, filter);
-      for (const auto& job : result.jobs) listed.push_back(job.id);
-      if (!result.next_before_id) break;
-      filter.before_id = result.next_before_id;
-    }
-    EXPECT_EQ(listed, expected) << "round " << round;
+    EXPECT_EQ(ListedIdsPageByPage(
+                  {.states = {core::JobState::kDead, core::JobState::kCancelled},
+                   .subscription_id = "sub-shared",
+                   .created_since = "2026-01-02T00:00:00Z",
+                   .limit = 1}),
+              expected)
+        << "round " << round;
   }
 }
 
