@@ -66,4 +66,10 @@ TestDatabase::~TestDatabase() {
 
 std::unique_ptr<pqxx::connection> TestDatabase::Connect() const { return db::Connect(url_); }
 
+std::string PlanText(const pqxx::result& plan) {
+  std::string text;
+  for (const auto& row : plan) text += row[0].as<std::string>() + "\n";
+  return text;
+}
+
 }  // namespace payorch::testing

@@ -31,4 +31,7 @@ class TestDatabase {
 // The URL of `database` on the server named by PAYORCH_TEST_DATABASE_URL.
 std::string TestServerUrlFor(const std::string& database);
 
+// The lines of an EXPLAIN's result joined, for EXPECTs on which index a statement uses.
+std::string PlanText(const pqxx::result& plan);
+
 }  // namespace payorch::testing

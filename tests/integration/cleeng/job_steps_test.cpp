@@ -68,11 +68,9 @@ TEST_F(JobStepsTest, OpenAuthorisationReadsTheSubscriptionsJobsThroughTheirTwoIn
     pqxx::nontransaction tx(*connection_);
     tx.exec0(std::string("SET plan_cache_mode = ") + mode);
     tx.exec0("SET enable_seqscan = off");
-    std::string plan;
-    for (const auto& row : tx.exec("EXPLAIN EXECUTE job_steps_find_open_authorization("
-                                   "1, 'sub-plan', 'payment_reported', 'authorization_settled')")) {
-      plan += row[0].as<std::string>() + "\n";
-    }
+    const std::string plan = testing::PlanText(
+        tx.exec("EXPLAIN EXECUTE job_steps_find_open_authorization("
+                "1, 'sub-plan', 'payment_reported', 'authorization_settled')"));
     tx.exec0("RESET plan_cache_mode");
     tx.exec0("RESET enable_seqscan");
     EXPECT_NE(plan.find("jobs_finished_subscription_idx"), std::string::npos) << mode << plan;

@@ -15,6 +15,7 @@ namespace payorch::db {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::PlanText;
 
 // Jobs are inserted with plain SQL: the worker's queue is tested apart from the ingress.
 std::int64_t InsertJob(pqxx::connection& connection, const std::string& key,
@@ -353,13 +354,6 @@ TEST_F(JobQueueTest, FindsTheLatestApprovedAuthorizationOfTheSubscription) {
   EXPECT_EQ(FindAuthorizationReference(*connection_, 123, "sub-9"), "ref-" + std::to_string(newer));
   EXPECT_FALSE(FindAuthorizationReference(*connection_, 123, "sub-10").has_value());
   EXPECT_FALSE(FindAuthorizationReference(*connection_, 999, "sub-9").has_value());
-}
-
-// Joins a plan's lines, for EXPECTs on which index a statement uses.
-std::string PlanText(const pqxx::result& plan) {
-  std::string text;
-  for (const auto& row : plan) text += row[0].as<std::string>() + "\n";
-  return text;
 }
 
 TEST_F(JobQueueTest, BatchRecordReachesJobsByPrimaryKeyWhateverTheStatisticsSay) {

@@ -124,8 +124,7 @@ TEST_F(SubscriptionOrderClaim, ClaimUsesTheUnfinishedSubscriptionIndex) {
       "EXPLAIN SELECT 1 FROM jobs e WHERE e.broadcaster_id = 1 AND e.subscription_id = 's' "
       "AND e.state IN ('queued', 'running', 'in_doubt') AND e.id <> 5 AND (e.state = 'running' OR "
       "(coalesce(e.dunning_attempt_date, e.created_at), e.id) < (now(), 5))");
-  std::string text;
-  for (const auto& row : plan) text += row[0].as<std::string>() + "\n";
+  const std::string text = testing::PlanText(plan);
   // An index probe by subscription (the planner may prefer 0001's jobs_subscription_idx on a
   // tiny table; either is one probe), never a scan of the table.
   EXPECT_NE(text.find("Index"), std::string::npos) << text;
