@@ -315,6 +315,75 @@ TEST_F(JobIntakeTest, FailedBatchStoresNothing) {
   EXPECT_EQ(InsertJobs(*connection_, std::vector{Job("a")}).size(), 1u);
 }
 
+// Migration 0011: pages of finished jobs keep a remainder that a new, smaller queued row fits;
+// at fillfactor 100 the free space map handed each remainder to the next insert, and every new
+// job took a different old page (bench/ingress/run against a 10-million-job history: 69,521
+// webhooks on 69,521 pages). `table_fillfactor` is the setting the new jobs are written under:
+// the migrations' own (empty), or 100 as the control that shows the old pages do have room for
+// one new row each, so that the expectation on the migrations' setting can fail.
+struct NewJobPlacement {
+  int new_jobs = 0;
+  int on_old_pages = 0;  // new jobs placed on a page full of finished jobs
+  int pages = 0;         // distinct pages the new jobs took
+};
+
+NewJobPlacement PlaceNewJobsBesideFinishedOnes(const std::string& table_fillfactor) {
+  testing::TestDatabase database;
+  auto connection = database.Connect();  // the ingress's, for InsertJobs
+  auto inspector = database.Connect();
+  pqxx::nontransaction tx(*inspector);
+  const auto migrated = tx.exec1("SELECT coalesce(array_to_string(reloptions, ','), '') "
+                                 "FROM pg_class WHERE oid = 'jobs'::regclass")[0]
+                            .as<std::string>();
+  // 70 finished jobs of about 1,020 bytes written to full pages, as the history of a table
+  // written before 0011 (or bulk-loaded) is: 7 to a page, with about 970 bytes left on each (the
+  // last page, not full, is not counted as an old page below).
+  tx.exec0("ALTER TABLE jobs SET (fillfactor = 100)");
+  tx.exec0(
+      "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
+      "raw_event, state, attempts, fence, outcome, gateway_reference, finished_at) "
+      "SELECT 'old|' || g, 'po1_old_' || g, 123, 'subscriptionReadyForPaymentAuthorisation', "
+      "'sub-' || g, repeat('x', 800), 'succeeded', 1, 1, 'approved', 'psp_' || g, now() "
+      "FROM generate_series(1, 70) AS g");
+  const std::string setting =
+      !table_fillfactor.empty() ? "fillfactor = " + table_fillfactor : migrated;
+  tx.exec0(setting.empty() ? "ALTER TABLE jobs RESET (fillfactor)"
+                           : "ALTER TABLE jobs SET (" + setting + ")");
+  tx.exec0("VACUUM jobs");  // records each page's remainder in the free space map
+
+  // 30 new jobs of about 790 bytes each, stored as the ingress stores a batch.
+  std::vector<NewJob> jobs;
+  for (int i = 0; i < 30; ++i) {
+    NewJob job = Job("new-" + std::to_string(i));
+    job.raw_event = R"({"pad":")" + std::string(600, 'y') + R"("})";
+    jobs.push_back(std::move(job));
+  }
+  EXPECT_EQ(InsertJobs(*connection, jobs).size(), jobs.size());
+
+  const auto row = tx.exec1(
+      "WITH placed AS (SELECT (ctid::text::point)[0] AS page, event_key FROM jobs) "
+      "SELECT count(*) FILTER (WHERE n.event_key LIKE 'test|new-%'), "
+      "       count(*) FILTER (WHERE n.event_key LIKE 'test|new-%' AND n.page IN ("
+      "         SELECT page FROM placed WHERE event_key LIKE 'old|%' GROUP BY page "
+      "         HAVING count(*) >= 7)), "
+      "       count(DISTINCT n.page) FILTER (WHERE n.event_key LIKE 'test|new-%') "
+      "FROM placed AS n");
+  return {row[0].as<int>(), row[1].as<int>(), row[2].as<int>()};
+}
+
+TEST(JobPlacementTest, NewJobsFillFreshPagesNotTheRemaindersOfFinishedOnes) {
+  const NewJobPlacement control = PlaceNewJobsBesideFinishedOnes("100");
+  ASSERT_EQ(control.new_jobs, 30);
+  EXPECT_GE(control.on_old_pages, 8) << "the old pages must have room for a new row each";
+  EXPECT_GE(control.pages, 12);
+
+  const NewJobPlacement migrated = PlaceNewJobsBesideFinishedOnes("");
+  ASSERT_EQ(migrated.new_jobs, 30);
+  EXPECT_EQ(migrated.on_old_pages, 0);
+  // About 9 to a page: 4 fresh pages, and possibly the old rows' last page, which is not full.
+  EXPECT_LE(migrated.pages, 5) << "the control took " << control.pages;
+}
+
 TEST_F(JobIntakeTest, UnreachableServerIsADatabaseError) {
   EXPECT_THROW(Connect("postgresql://postgres@127.0.0.1:1/none"), DatabaseError);
 }
