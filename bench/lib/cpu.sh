@@ -12,3 +12,10 @@ cpu_ticks() {
   done
   echo "$total"
 }
+
+# machine_ticks: "BUSY STEAL" clock ticks of the whole machine so far (/proc/stat): busy is
+# user + nice + system + irq + softirq on every core, whoever used it (the load generator and the
+# kernel's loopback included); steal is time the hypervisor gave this VM's cores to other guests.
+machine_ticks() {
+  awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8, $9; exit}' /proc/stat
+}
