@@ -72,4 +72,14 @@ std::string PlanText(const pqxx::result& plan) {
   return text;
 }
 
+void InsertFinishedJobs(pqxx::transaction_base& tx, int count) {
+  tx.exec_params0(
+      "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
+      "raw_event, state, attempts, fence, outcome, gateway_reference, finished_at) "
+      "SELECT 'old|' || g, 'po1_old_' || g, 123, 'subscriptionReadyForPaymentAuthorisation', "
+      "'sub-old-' || g, repeat('x', 800), 'succeeded', 1, 1, 'approved', 'psp_' || g, now() "
+      "FROM generate_series(1, $1) AS g",
+      count);
+}
+
 }  // namespace payorch::testing

@@ -34,4 +34,8 @@ std::string TestServerUrlFor(const std::string& database);
 // The lines of an EXPLAIN's result joined, for EXPECTs on which index a statement uses.
 std::string PlanText(const pqxx::result& plan);
 
+// Inserts `count` finished (succeeded) jobs of about 1,020 bytes each, keys 'old|1'..'old|N',
+// written as one statement: a stand-in for a history of finished jobs (migrations 0011, 0012).
+void InsertFinishedJobs(pqxx::transaction_base& tx, int count);
+
 }  // namespace payorch::testing

@@ -339,12 +339,7 @@ NewJobPlacement PlaceNewJobsBesideFinishedOnes(const std::string& table_fillfact
   // written before 0011 (or bulk-loaded) is: 7 to a page, with about 970 bytes left on each (the
   // last page, not full, is not counted as an old page below).
   tx.exec0("ALTER TABLE jobs SET (fillfactor = 100)");
-  tx.exec0(
-      "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
-      "raw_event, state, attempts, fence, outcome, gateway_reference, finished_at) "
-      "SELECT 'old|' || g, 'po1_old_' || g, 123, 'subscriptionReadyForPaymentAuthorisation', "
-      "'sub-' || g, repeat('x', 800), 'succeeded', 1, 1, 'approved', 'psp_' || g, now() "
-      "FROM generate_series(1, 70) AS g");
+  testing::InsertFinishedJobs(tx, 70);
   const std::string setting =
       !table_fillfactor.empty() ? "fillfactor = " + table_fillfactor : migrated;
   tx.exec0(setting.empty() ? "ALTER TABLE jobs RESET (fillfactor)"

@@ -490,14 +490,8 @@ TEST_F(JobQueueTest, VacuumLeavesNoDeadEntriesInTheDueIndexOfALargeTable) {
   auto inspector = database_.Connect();
   pqxx::nontransaction tx(*inspector);
   tx.exec0("CREATE EXTENSION pageinspect");
-  tx.exec0(
-      "INSERT INTO jobs (event_key, idempotency_key, broadcaster_id, topic, subscription_id, "
-      "raw_event, state, attempts, fence, outcome, gateway_reference, finished_at) "
-      "SELECT 'old|' || g, 'po1_old_' || g, 123, 'subscriptionReadyForPaymentAuthorisation', "
-      "'sub-old-' || g, repeat('x', 800), 'succeeded', 1, 1, 'approved', 'psp_' || g, now() "
-      "FROM generate_series(1, 3000) AS g");
-  std::vector<std::int64_t> ids;
-  for (int i = 0; i < 20; ++i) ids.push_back(InsertJob(*connection_, "due-" + std::to_string(i)));
+  testing::InsertFinishedJobs(tx, 3000);
+  for (int i = 0; i < 20; ++i) InsertJob(*connection_, "due-" + std::to_string(i));
   tx.exec0("VACUUM jobs");
 
   const auto jobs = ClaimDueJobs(*connection_, "worker-a", milliseconds(60000), 20);
