@@ -20,6 +20,18 @@
 #include "services/worker/worker.hpp"
 
 int main(int argc, char** argv) {
+  // SIGTERM and SIGINT are blocked in every thread (threads inherit the mask) and taken by
+  // sigwait below, so shutdown runs as ordinary code on the main thread, not in a handler.
+  // Blocked first of all: a signal that arrives while the worker starts (before any thread
+  // exists, gRPC's included) waits for sigwait instead of killing the process. The fault test
+  // once sent SIGTERM to a worker it had just restarted, and it died of the signal (exit 143).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reload the adapters file
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   payorch::core::ConfigureGrpcRuntime();
   auto parsed = payorch::worker::ParseConfig(argc, argv);
   if (!parsed.ok()) return parsed.error().exit_code;
@@ -35,15 +47,6 @@ int main(int argc, char** argv) {
   }
   if (!payorch::core::InitLogging("worker", config.log_level,
                                   *payorch::core::LogFormatFromName(config.log_format))) return 2;
-
-  // SIGTERM and SIGINT are blocked in every thread (threads inherit the mask) and taken by
-  // sigwait below, so shutdown runs as ordinary code on the main thread, not in a handler.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);  // reload the adapters file
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   spdlog::info(
       "starting worker_id={} database={} adapters_config={} lease_ms={} concurrency={} "

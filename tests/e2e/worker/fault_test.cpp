@@ -204,6 +204,10 @@ TEST(WorkerFault, KillsRestartsAndOutagesKeepEveryPromise) {
                      "'cancelled')") == 0;
       },
       90s);
+  // The last step restarted a worker moments ago. A SIGTERM before its main() blocks the signal
+  // (while the loader maps its libraries) would kill it whatever the worker does, so give it
+  // time to start: pacing, as above.
+  std::this_thread::sleep_for(1s);
   for (auto& worker : workers) {
     worker->Signal(SIGTERM);
     EXPECT_EQ(worker->Wait(20s), std::optional<int>(0)) << worker->Output();
