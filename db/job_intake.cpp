@@ -316,6 +316,15 @@ std::vector<InsertedJob> InsertJobs(pqxx::connection_base& connection,
   return StoreIntakeBatch(connection, jobs, {});
 }
 
+std::int64_t AddJobPartitions(pqxx::connection_base& connection) {
+  return Translate("add job partitions", [&] {
+    pqxx::work tx(connection);
+    const auto bound = tx.exec1("SELECT jobs_add_partitions()")[0].as<std::int64_t>();
+    tx.commit();
+    return bound;
+  });
+}
+
 void Ping(pqxx::connection_base& connection) {
   Translate("ping", [&] {
     Prepare(connection, kPingName, kPingSql);

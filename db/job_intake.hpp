@@ -61,6 +61,18 @@ std::vector<InsertedJob> StoreIntakeBatch(pqxx::connection_base& connection,
 std::vector<InsertedJob> InsertJobs(pqxx::connection_base& connection,
                                     std::span<const NewJob> jobs);
 
+// jobs is partitioned by ranges of a million ids (migration 0013). Creates the next partition
+// when fewer than a million ids of room remain above the next id, and returns the bound below
+// which ids have a partition. One short transaction of its own; concurrent callers are
+// serialised by the database. Throws DatabaseError (also when a lock is not granted within a
+// second: callers try again later, while the room left still takes new jobs).
+std::int64_t AddJobPartitions(pqxx::connection_base& connection);
+
+// Ids of room above the last new job below which the ingress calls AddJobPartitions: half a
+// partition, so a call creates a partition about once per million jobs and new jobs still have
+// half a million ids of room when it fails.
+inline constexpr std::int64_t kJobPartitionRoom = 500000;
+
 // Readiness probe: a round trip to the server. Throws DatabaseError when it is not reachable.
 void Ping(pqxx::connection_base& connection);
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "db/database.hpp"
+#include "db/job_intake.hpp"
 #include "db/migrator.hpp"
 #include "services/core/logging.hpp"
 
@@ -90,8 +91,15 @@ void JobWriter::WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch) {
     bool stored = false;
     const auto started = std::chrono::steady_clock::now();
     try {
-      inserted = db::StoreIntakeBatch(Connection(slot), jobs, ignored);
+      auto& connection = Connection(slot);
+      if (!jobs.empty()) MakeRoomForJobs(connection);
+      inserted = db::StoreIntakeBatch(connection, jobs, ignored);
       stored = true;
+      for (const auto& job : inserted) {
+        auto highest = highest_job_id_.load();
+        while (job.job_id > highest && !highest_job_id_.compare_exchange_weak(highest, job.job_id)) {
+        }
+      }
     } catch (const db::DatabaseError& e) {
       spdlog::warn("intake batch not stored jobs={} ignored={} in_doubt={} error=\"{}\"",
                    jobs.size(), ignored.size(), e.in_doubt(), e.what());
@@ -120,6 +128,18 @@ void JobWriter::WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch) {
     }
   }
   AnswerProbes(slot, probes);
+}
+
+void JobWriter::MakeRoomForJobs(pqxx::connection& connection) {
+  if (highest_job_id_.load() + db::kJobPartitionRoom < partition_bound_.load()) return;
+  try {
+    partition_bound_.store(db::AddJobPartitions(connection));
+  } catch (const db::DatabaseError& e) {
+    // The batch goes ahead: the last partition still has room for it (or, if it has none, the
+    // batch fails and is answered 503, and Cleeng delivers it again).
+    spdlog::warn("could not add a partition to jobs, trying again with the next batch "
+                 "error=\"{}\"", e.what());
+  }
 }
 
 void JobWriter::AnswerProbes(ConnectionSlot& slot, std::vector<Pending>& probes) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -61,6 +62,9 @@ class JobWriter final : public JobStore {
   using ConnectionSlot = std::unique_ptr<pqxx::connection>;
 
   void WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch);
+  // Adds a partition to jobs when the ids of new jobs come near the last one's bound; a failure
+  // is logged and tried again with the next batch (db::kJobPartitionRoom).
+  void MakeRoomForJobs(pqxx::connection& connection);
   void AnswerProbes(ConnectionSlot& slot, std::vector<Pending>& probes);
   pqxx::connection& Connection(ConnectionSlot& slot);  // connects when needed; throws
   void DropConnection(ConnectionSlot& slot, const std::exception& error);
@@ -71,6 +75,11 @@ class JobWriter final : public JobStore {
   std::condition_variable wake_;
   std::deque<Pending> queue_;  // guarded by mutex_
   bool stopping_ = false;      // guarded by mutex_
+
+  // The highest id given to a new job, and the bound below which jobs has a partition (0 until
+  // the first batch asks the database).
+  std::atomic<std::int64_t> highest_job_id_{0};
+  std::atomic<std::int64_t> partition_bound_{0};
 
   // One log line when the database goes away and one when it returns, whatever the writers.
   std::atomic<bool> database_down_logged_{false};

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <regex>
 #include <stdexcept>
 
 #include <gtest/gtest.h>
@@ -70,6 +71,21 @@ std::string PlanText(const pqxx::result& plan) {
   std::string text;
   for (const auto& row : plan) text += row[0].as<std::string>() + "\n";
   return text;
+}
+
+bool PlanReadsJobsIndex(const std::string& plan, const std::string& jobs_index) {
+  const std::string prefix = "jobs";
+  if (jobs_index.rfind(prefix, 0) != 0) throw std::invalid_argument(jobs_index + ": not of jobs");
+  const std::regex partition_index("\\bjobs_(from_[0-9]+|before_partitioning)" +
+                                   jobs_index.substr(prefix.size()) + "\\b");
+  return std::regex_search(plan, partition_index);
+}
+
+std::string FreshJobsPartition(pqxx::transaction_base& tx) {
+  const auto leaves = tx.exec("SELECT relid::text FROM pg_partition_tree('jobs') WHERE isleaf");
+  EXPECT_EQ(leaves.size(), 1u) << "a fresh database has one partition of jobs";
+  if (leaves.empty()) throw std::runtime_error("jobs has no partition");
+  return leaves[0][0].as<std::string>();
 }
 
 void InsertFinishedJobs(pqxx::transaction_base& tx, int count) {

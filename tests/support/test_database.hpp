@@ -34,6 +34,17 @@ std::string TestServerUrlFor(const std::string& database);
 // The lines of an EXPLAIN's result joined, for EXPECTs on which index a statement uses.
 std::string PlanText(const pqxx::result& plan);
 
+// jobs is partitioned by ranges of ids (migration 0013), and each partition has its own copy of
+// each index of jobs, named after the partition: jobs_due_idx of jobs_from_1 is
+// jobs_from_1_due_idx. Whether `plan` reads `jobs_index` (a name like jobs_due_idx) in any
+// partition.
+bool PlanReadsJobsIndex(const std::string& plan, const std::string& jobs_index);
+
+// The partition of jobs that a fresh database's jobs go to (its only one, jobs_from_1), for
+// storage settings, sizes and index pages, which belong to partitions. Fails the test if the
+// database has more partitions.
+std::string FreshJobsPartition(pqxx::transaction_base& tx);
+
 // Inserts `count` finished (succeeded) jobs of about 1,020 bytes each, keys 'old|1'..'old|N',
 // written as one statement: a stand-in for a history of finished jobs (migrations 0011, 0012).
 void InsertFinishedJobs(pqxx::transaction_base& tx, int count);

@@ -332,18 +332,21 @@ NewJobPlacement PlaceNewJobsBesideFinishedOnes(const std::string& table_fillfact
   auto connection = database.Connect();  // the ingress's, for InsertJobs
   auto inspector = database.Connect();
   pqxx::nontransaction tx(*inspector);
-  const auto migrated = tx.exec1("SELECT coalesce(array_to_string(reloptions, ','), '') "
-                                 "FROM pg_class WHERE oid = 'jobs'::regclass")[0]
+  // Storage settings belong to the partition the jobs go to (migration 0013 gives it 0011's).
+  const std::string partition = testing::FreshJobsPartition(tx);
+  const auto migrated = tx.exec_params1("SELECT coalesce(array_to_string(reloptions, ','), '') "
+                                        "FROM pg_class WHERE oid = $1::regclass",
+                                        partition)[0]
                             .as<std::string>();
   // 70 finished jobs of about 1,020 bytes written to full pages, as the history of a table
   // written before 0011 (or bulk-loaded) is: 7 to a page, with about 970 bytes left on each (the
   // last page, not full, is not counted as an old page below).
-  tx.exec0("ALTER TABLE jobs SET (fillfactor = 100)");
+  tx.exec0("ALTER TABLE " + partition + " SET (fillfactor = 100)");
   testing::InsertFinishedJobs(tx, 70);
   const std::string setting =
       !table_fillfactor.empty() ? "fillfactor = " + table_fillfactor : migrated;
-  tx.exec0(setting.empty() ? "ALTER TABLE jobs RESET (fillfactor)"
-                           : "ALTER TABLE jobs SET (" + setting + ")");
+  tx.exec0(setting.empty() ? "ALTER TABLE " + partition + " RESET (fillfactor)"
+                           : "ALTER TABLE " + partition + " SET (" + setting + ")");
   tx.exec0("VACUUM jobs");  // records each page's remainder in the free space map
 
   // 30 new jobs of about 790 bytes each, stored as the ingress stores a batch.
@@ -377,6 +380,45 @@ TEST(JobPlacementTest, NewJobsFillFreshPagesNotTheRemaindersOfFinishedOnes) {
   EXPECT_EQ(migrated.on_old_pages, 0);
   // About 9 to a page: 4 fresh pages, and possibly the old rows' last page, which is not full.
   EXPECT_LE(migrated.pages, 5) << "the control took " << control.pages;
+}
+
+TEST_F(JobIntakeTest, AddJobPartitionsKeepsAPartitionOfRoomAboveTheNextId) {
+  const std::string partitions = "SELECT count(*) FROM pg_partition_tree('jobs') WHERE isleaf";
+  // A fresh database: jobs_from_1 has a million ids of room.
+  EXPECT_EQ(AddJobPartitions(*connection_), 1000001);
+  EXPECT_EQ(Count(partitions), 1);
+
+  // Less than a partition of room left: one new partition, however many callers ask at once.
+  Count("SELECT setval('jobs_id_seq', 600000)::integer");
+  std::vector<std::thread> callers;
+  std::vector<std::int64_t> bounds(4);
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    callers.emplace_back([&, i] {
+      auto connection = database_.Connect();
+      bounds[i] = AddJobPartitions(*connection);
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  EXPECT_EQ(bounds, std::vector<std::int64_t>(4, 2000001));
+  EXPECT_EQ(Count(partitions), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_indexes WHERE tablename = 'jobs_from_1000001' "
+                  "AND indexname LIKE 'jobs_from_1000001\\_%\\_idx'"),
+            7);
+
+  // Jobs on both sides of the bound between them land in their partitions; the next insert
+  // past the last bound has none and fails, storing nothing.
+  Count("SELECT setval('jobs_id_seq', 999999)::integer");
+  const auto inserted = InsertJobs(*connection_, std::vector{Job("below"), Job("above")});
+  EXPECT_EQ(std::set<std::int64_t>({inserted[0].job_id, inserted[1].job_id}),
+            std::set<std::int64_t>({1000000, 1000001}));
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs_from_1000001"), 1);
+  Count("SELECT setval('jobs_id_seq', 2000000)::integer");
+  EXPECT_THROW(InsertJobs(*connection_, std::vector{Job("beyond")}), DatabaseError);
+  EXPECT_EQ(Count("SELECT count(*) FROM job_event_keys WHERE event_key LIKE '%beyond%'"), 0);
+  // The ids the sequence handed out past the last bound were never stored: the next partition
+  // starts at the next id.
+  EXPECT_EQ(AddJobPartitions(*connection_), 3000002);
+  EXPECT_EQ(InsertJobs(*connection_, std::vector{Job("beyond")})[0].job_id, 2000002);
 }
 
 TEST_F(JobIntakeTest, UnreachableServerIsADatabaseError) {

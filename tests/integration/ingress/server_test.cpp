@@ -107,6 +107,25 @@ TEST_F(IngressServerTest, BatchMaxOneCommitsEachRequestAlone) {
   EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 10);
 }
 
+TEST_F(IngressServerTest, NewJobsGetANewPartitionBeforeTheLastOneIsFull) {
+  // jobs_from_1 takes ids below 1,000,001 (migration 0013). The ingress adds the next partition
+  // once the ids it hands out come within db::kJobPartitionRoom of that bound; without it the
+  // job after id 1,000,000 would have no partition and its webhook would be answered 503.
+  RunningIngress ingress(database_.url());
+  ASSERT_EQ(HttpRequest(ingress.port(), "POST", "/v1/webhooks/cleeng", Authorisation("0")).status,
+            200);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_partition_tree('jobs') WHERE isleaf"), 1);
+  Count("SELECT setval('jobs_id_seq', 999990)::integer");
+  for (int i = 1; i <= 20; ++i) {
+    const HttpResponse response = HttpRequest(ingress.port(), "POST", "/v1/webhooks/cleeng",
+                                              Authorisation(std::to_string(i)));
+    ASSERT_EQ(response.status, 200) << "webhook " << i << ": " << response.body;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 21);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs_from_1000001"), 10);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_partition_tree('jobs') WHERE isleaf"), 2);
+}
+
 TEST_F(IngressServerTest, IgnoredTopicIsAuditedAndRejectedInputStoresNothing) {
   RunningIngress ingress(database_.url());
   const HttpResponse ignored = HttpRequest(
