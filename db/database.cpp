@@ -30,6 +30,11 @@ std::unique_ptr<pqxx::connection> Connect(const std::string& database_url) {
   }
 }
 
+void UseGenericPlans(pqxx::connection_base& connection) {
+  Translate("use generic plans",
+            [&] { connection.set_variable("plan_cache_mode", "force_generic_plan"); });
+}
+
 std::string StateArrayLiteral(const std::vector<core::JobState>& states) {
   std::string literal = "{";
   for (std::size_t i = 0; i < states.size(); ++i) {

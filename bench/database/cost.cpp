@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
 
   try {
     pqxx::connection connection(database_url);
+    payorch::db::UseGenericPlans(connection);  // as the worker's sessions (services/worker)
     payorch::db::PrepareJobQueueStatements(connection);
     const int backend_pid =
         pqxx::nontransaction(connection).exec1("SELECT pg_backend_pid()")[0].as<int>();

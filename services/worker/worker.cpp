@@ -322,6 +322,7 @@ void Worker::RunRecorder() {
 std::unique_ptr<pqxx::connection> Worker::ConnectDatabase() {
   auto connection = db::Connect(config_.database_url);
   db::SetStatementTimeout(*connection, static_cast<int>(config_.statement_timeout.count()));
+  db::UseGenericPlans(*connection);
   db::PrepareJobQueueStatements(*connection);
   if (cleeng_) db::PrepareJobStepStatements(*connection);
   return connection;

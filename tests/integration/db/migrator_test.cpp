@@ -138,5 +138,100 @@ TEST(Migrator, EventKeysMigrationKeepsTheKeysOfExistingJobs) {
   EXPECT_GT(InsertJobs(*connection, std::vector{fresh}).at(0).job_id, old_job);
 }
 
+// 0013 turns jobs into a partitioned table: the existing jobs become its first partition with
+// their indexes (adopted, not rebuilt), their history keeps its foreign keys, and new ids
+// continue after the old ones in a partition of their own.
+TEST(Migrator, PartitioningKeepsTheJobsTheirHistoryAndTheirIds) {
+  testing::TestDatabase database;
+  auto connection = database.Connect();
+  {
+    pqxx::work tx(*connection);
+    tx.exec0("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    tx.commit();
+  }
+  const auto all = EmbeddedMigrations();
+  const auto before = std::find_if(all.begin(), all.end(), [](const MigrationFile& file) {
+    return std::string_view(file.name) == "0013_jobs_partitioned_by_id.sql";
+  });
+  ASSERT_NE(before, all.end());
+  Migrator(*connection, std::span<const MigrationFile>(all.begin(), before)).Migrate();
+  {
+    pqxx::work tx(*connection);
+    testing::InsertFinishedJobs(tx, 30);
+    tx.exec0(
+        "INSERT INTO job_event_keys (event_key, job_id) SELECT event_key, id FROM jobs;"
+        "INSERT INTO job_attempts (job_id, attempt, fence, worker_id, adapter, rpc, started_at, "
+        "  finished_at, grpc_status, decision) "
+        "SELECT id, 1, 1, 'w', 'sandbox', 'Authorize', now(), now(), 'OK', 'succeeded' FROM jobs;"
+        "INSERT INTO job_steps (job_id, step, fence, result) SELECT id, 'order', 1, '{}' FROM jobs");
+    tx.commit();
+  }
+
+  Migrator(*connection).Migrate();
+  pqxx::work tx(*connection);
+  EXPECT_EQ(tx.exec1("SELECT string_agg(relid::text, ' ' ORDER BY relid::text) "
+                     "FROM pg_partition_tree('jobs') WHERE isleaf")[0]
+                .as<std::string>(),
+            "jobs_before_partitioning jobs_from_31");
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM jobs_before_partitioning")[0].as<int>(), 30);
+  // Its eight indexes were adopted under their new names: none was built a second time.
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM pg_indexes WHERE tablename = 'jobs_before_partitioning'")[0]
+                .as<int>(),
+            8);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM pg_indexes "
+                     "WHERE indexname LIKE 'jobs_before_partitioning\\_%'")[0]
+                .as<int>(),
+            8);
+  tx.commit();
+  // The history still refers to existing jobs only, and its cascade still works.
+  {
+    pqxx::work orphan(*connection);
+    EXPECT_THROW(orphan.exec0("INSERT INTO job_attempts (job_id, attempt, fence, worker_id, "
+                              "adapter, rpc, started_at, finished_at, grpc_status, decision) "
+                              "VALUES (31, 1, 1, 'w', 'a', 'r', now(), now(), 'OK', 'x')"),
+                 pqxx::foreign_key_violation);
+  }
+  {
+    pqxx::work prune(*connection);
+    prune.exec("SELECT set_config('payorch.pruning', 'on', true)");
+    prune.exec0("DELETE FROM job_attempts WHERE job_id = 1");
+    prune.exec0("DELETE FROM jobs WHERE id = 1");
+    EXPECT_EQ(prune.exec1("SELECT count(*) FROM job_steps")[0].as<int>(), 29);
+    prune.commit();
+  }
+
+  // New jobs take the next ids, in the new partition.
+  NewJob fresh;
+  fresh.event_key = "new|key";
+  fresh.idempotency_key = "po1_new";
+  fresh.broadcaster_id = 1;
+  fresh.topic = "subscriptionReadyForPaymentCapture";
+  fresh.subscription_id = "sub-new";
+  fresh.raw_event = "{}";
+  EXPECT_EQ(InsertJobs(*connection, std::vector{fresh}).at(0).job_id, 31);
+  pqxx::work check(*connection);
+  EXPECT_EQ(check.exec1("SELECT count(*) FROM jobs_from_31")[0].as<int>(), 1);
+}
+
+// With generic plans, a statement that names one job by id is planned once for every
+// partition and prunes them when it runs ("Subplans Removed"); a custom plan names the one
+// partition and is made anew at each execution (db::UseGenericPlans says why that matters).
+TEST(Database, UseGenericPlansPlansStatementsByIdOnceForEveryPartition) {
+  testing::TestDatabase database;
+  auto connection = database.Connect();
+  AddJobPartitions(*connection);
+  pqxx::nontransaction(*connection).exec("SELECT setval('jobs_id_seq', 600000)");
+  AddJobPartitions(*connection);  // a second partition
+  const auto plan = [&] {
+    pqxx::nontransaction tx(*connection);
+    return testing::PlanText(tx.exec("EXPLAIN EXECUTE job_by_id(5)"));
+  };
+  pqxx::nontransaction(*connection).exec0("PREPARE job_by_id(bigint) AS "
+                                          "SELECT state FROM jobs WHERE id = $1");
+  EXPECT_EQ(plan().find("Subplans Removed"), std::string::npos) << plan();
+  UseGenericPlans(*connection);
+  EXPECT_NE(plan().find("Subplans Removed: 1"), std::string::npos) << plan();
+}
+
 }  // namespace
 }  // namespace payorch::db
