@@ -43,6 +43,19 @@ std::string DeleteHistorySql(const char* table) {
 constexpr const char* kDeleteAttempts = "job_retention_delete_attempts";
 constexpr const char* kDeleteAuditRows = "job_retention_delete_audit_rows";
 
+// Partitions of jobs (migration 0013) whose ids all lie below the next id and that have no pages
+// (a vacuum truncated them after the prune emptied them). The bound is parsed from the partition's
+// definition, as jobs_add_partitions() does.
+constexpr const char* kEmptyJobPartitionsSql = R"sql(
+SELECT c.relname
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'jobs'::regclass
+  AND substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''?(-?[0-9]+)''?\)')::bigint
+      <= (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM jobs_id_seq)
+  AND pg_relation_size(c.oid) = 0
+ORDER BY c.relname
+)sql";
+
 // The event keys go with their jobs (migration 0008): a delivery of a pruned event after this is
 // stored as a new job, exactly as before the keys had their own table.
 constexpr const char* kDeleteJobs = "job_retention_delete_jobs";
@@ -141,6 +154,38 @@ PruneCounts CountPrunable(pqxx::connection& connection, const std::string& finis
     counts.audit_rows = row[2].as<std::int64_t>();
     counts.ignored_events = row[3].as<std::int64_t>();
     return counts;
+  });
+}
+
+std::vector<std::string> DropEmptyJobPartitions(pqxx::connection& connection) {
+  return Translate("drop empty job partitions", [&] {
+    // Candidates: partitions below the next id with no pages. A prune's deletes leave dead rows
+    // until a vacuum truncates the emptied partition; until then it stays, and checking it under
+    // the lock below would mean reading all of it while jobs is locked.
+    std::vector<std::string> candidates;
+    {
+      pqxx::nontransaction tx(connection);
+      for (const auto& row : tx.exec(kEmptyJobPartitionsSql)) {
+        candidates.push_back(row[0].as<std::string>());
+      }
+    }
+    std::vector<std::string> dropped;
+    for (const auto& partition : candidates) {
+      pqxx::work tx(connection);
+      tx.exec0("SET LOCAL lock_timeout = '1s'");
+      const std::string name = tx.quote_name(partition);
+      try {
+        tx.exec0("ALTER TABLE jobs DETACH PARTITION " + name);
+      } catch (const pqxx::sql_error& e) {
+        if (e.sqlstate() == "55P03") continue;  // lock not available: the next run tries again
+        throw;
+      }
+      if (tx.exec1("SELECT EXISTS (SELECT 1 FROM " + name + ")")[0].as<bool>()) continue;
+      tx.exec0("DROP TABLE " + name);
+      tx.commit();
+      dropped.push_back(partition);
+    }
+    return dropped;
   });
 }
 

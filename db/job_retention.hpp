@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -54,6 +55,18 @@ struct PruneCounts {
 [[nodiscard]] std::int64_t PruneIgnoredEventsBatch(pqxx::connection& connection,
                                                    const std::string& received_before,
                                                    int batch_size);
+
+// jobs is partitioned by ranges of ids (migration 0013) and new jobs take ids from a sequence
+// that only grows, so a partition whose range lies wholly below the next id never receives a new
+// job. Once pruning has emptied one (and a vacuum has truncated it to no pages), this detaches
+// and drops it: the number of partitions, which every claim probes and every plan opens, then
+// follows the retained history instead of the years the system has run. Each partition is one
+// short transaction: DETACH takes an ACCESS EXCLUSIVE lock on jobs, which waits for the
+// statements using jobs and holds new ones behind it, so it gives up after a second (lock
+// timeout) and the partition is left for the next run. Under that lock the partition is checked
+// again, so a job still being stored with an older id (an intake that drew its id before a later
+// one committed) keeps its partition. Returns the names of the partitions dropped.
+[[nodiscard]] std::vector<std::string> DropEmptyJobPartitions(pqxx::connection& connection);
 
 // What a prune with this bound would delete now, without deleting anything (one read-only
 // snapshot; counts every prunable row, so it costs a scan of the prunable part of the history).

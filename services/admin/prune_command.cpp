@@ -114,6 +114,7 @@ PruneReport PruneOnce(pqxx::connection& connection, const JobsPruneOptions& opti
       report.removed.ignored_events += deleted;
       events_left = deleted == options.batch_size;
     }
+    report.partitions_dropped = db::DropEmptyJobPartitions(connection);
   }
   report.seconds = std::chrono::duration<double>(steady_clock::now() - started).count();
   return report;
@@ -132,6 +133,8 @@ void PrintPruneReport(const PruneReport& report, bool json, std::ostream& out) {
                {"batches", report.batches},
                {"seconds", report.seconds},
                {"complete", report.complete},
+               {"partitions_dropped", boost::json::array(report.partitions_dropped.begin(),
+                                                         report.partitions_dropped.end())},
            })
         << '\n'
         << std::flush;  // --every: each run's line is visible when it is printed
@@ -144,6 +147,10 @@ void PrintPruneReport(const PruneReport& report, bool json, std::ostream& out) {
       << r.ignored_events << " ignored events finished before " << report.finished_before;
   if (!report.dry_run) out << " in " << report.batches << " batches";
   out << ", " << seconds << " s";
+  if (!report.partitions_dropped.empty()) {
+    out << "; dropped the emptied partitions of jobs";
+    for (const auto& name : report.partitions_dropped) out << ' ' << name;
+  }
   if (!report.complete) out << " (stopped by --max-batches or --max-duration: more remains)";
   out << '\n' << std::flush;
 }
@@ -177,10 +184,10 @@ int RunJobsPrune(pqxx::connection& connection, const JobsPruneOptions& options, 
       const auto& r = report.removed;
       spdlog::info(
           "prune run dry_run={} finished_before={} jobs={} attempts={} audit_rows={} "
-          "ignored_events={} batches={} duration_ms={} complete={}",
+          "ignored_events={} batches={} duration_ms={} complete={} partitions_dropped={}",
           report.dry_run, report.finished_before, r.jobs, r.attempts, r.audit_rows,
           r.ignored_events, report.batches, static_cast<std::int64_t>(report.seconds * 1000),
-          report.complete);
+          report.complete, report.partitions_dropped.size());
     } catch (const db::DatabaseError& e) {
       spdlog::error("prune run failed finished_before={} error=\"{}\"", bound, OneLine(e.what()));
       PrintError(err, e.what());

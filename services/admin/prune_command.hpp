@@ -4,6 +4,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -53,6 +54,9 @@ struct PruneReport {
   double seconds = 0;
   // False when --max-batches or --max-duration ended the run with prunable rows possibly left.
   bool complete = true;
+  // Partitions of jobs that earlier prunes emptied, dropped by this run (not by a dry run):
+  // db::DropEmptyJobPartitions.
+  std::vector<std::string> partitions_dropped{};
 };
 
 // One prune run against `bound` (a timestamptz literal), bounded by the options; throws

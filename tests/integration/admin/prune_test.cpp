@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "db/database.hpp"
+#include "db/job_intake.hpp"
 #include "db/job_retention.hpp"
 #include "services/admin/commands.hpp"
 #include "services/admin/prune_command.hpp"
@@ -159,6 +160,45 @@ TEST_F(PruneTest, DeletesExactlyTheFinalJobsFinishedBeforeTheBoundWithTheirHisto
   EXPECT_EQ(Scalar("SELECT count(*) FROM job_attempts"), 1 + 1 + 2);  // recent, running, in_doubt
   EXPECT_EQ(Scalar("SELECT count(*) FROM job_audit"), 1);             // recent's
   EXPECT_EQ(Scalar("SELECT count(*) FROM ignored_events"), 1);
+}
+
+TEST_F(PruneTest, DropsThePartitionsOfJobsItEmptiedOnceAVacuumHasTruncatedThem) {
+  // Migration 0013: jobs_from_1 takes ids below 1,000,001. Three partitions: the first with old
+  // finished jobs only, the second with one and a queued job, the third taking the next id.
+  InsertJob("old-1", "succeeded", "40 days");
+  InsertJob("old-2", "dead", "40 days", 3);
+  pqxx::nontransaction(*connection_).exec("SELECT setval('jobs_id_seq', 1000000)");
+  db::AddJobPartitions(*connection_);
+  InsertJob("old-3", "succeeded", "40 days");
+  const auto queued = InsertJob("queued", "queued", "100 days", 0);
+  pqxx::nontransaction(*connection_).exec("SELECT setval('jobs_id_seq', 2000000)");
+  db::AddJobPartitions(*connection_);
+  InsertJob("old-4", "succeeded", "40 days");
+  const std::string leaves =
+      "SELECT string_agg(relid::text, ' ' ORDER BY relid::text) FROM pg_partition_tree('jobs') "
+      "WHERE isleaf";
+  auto partitions = [&] {
+    pqxx::read_transaction tx(*connection_);
+    return tx.exec1(leaves)[0].as<std::string>();
+  };
+  ASSERT_EQ(partitions(), "jobs_from_1 jobs_from_1000001 jobs_from_2000001");
+
+  // The prune empties jobs_from_1, but its pages hold the dead rows until a vacuum: it stays.
+  auto output = Prune({.finished_before = "30d"});
+  ASSERT_EQ(output.exit_code, kExitOk) << output.err;
+  EXPECT_EQ(Report(output).at("jobs").as_int64(), 4);
+  EXPECT_TRUE(Report(output).at("partitions_dropped").as_array().empty());
+  EXPECT_EQ(partitions(), "jobs_from_1 jobs_from_1000001 jobs_from_2000001");
+
+  // After the vacuum, the next run drops it. jobs_from_1000001 keeps its queued job, and
+  // jobs_from_2000001, empty too, takes the next id.
+  pqxx::nontransaction(*connection_).exec0("VACUUM jobs");
+  output = Prune({.finished_before = "30d"});
+  ASSERT_EQ(output.exit_code, kExitOk) << output.err;
+  EXPECT_EQ(Report(output).at("jobs").as_int64(), 0);
+  EXPECT_EQ(Report(output).at("partitions_dropped").as_array(), boost::json::array{"jobs_from_1"});
+  EXPECT_EQ(partitions(), "jobs_from_1000001 jobs_from_2000001");
+  EXPECT_EQ(JobIds(), std::set<std::int64_t>{queued});
 }
 
 TEST_F(PruneTest, AcceptsAnIsoDateAsTheBound) {
