@@ -133,7 +133,11 @@ void JobWriter::WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch) {
 void JobWriter::MakeRoomForJobs(pqxx::connection& connection) {
   if (highest_job_id_.load() + db::kJobPartitionRoom < partition_bound_.load()) return;
   try {
-    partition_bound_.store(db::AddJobPartitions(connection));
+    const auto bound = db::AddJobPartitions(connection);
+    if (partition_bound_.exchange(bound) != bound) {
+      spdlog::info("jobs has partitions for ids below {} (highest stored {})", bound,
+                   highest_job_id_.load());
+    }
   } catch (const db::DatabaseError& e) {
     // The batch goes ahead: the last partition still has room for it (or, if it has none, the
     // batch fails and is answered 503, and Cleeng delivers it again).

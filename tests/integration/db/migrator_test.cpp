@@ -88,22 +88,40 @@ TEST(Migrator, RefusesWhenTheDatabaseIsNewerThanTheBinary) {
   }
 }
 
+// Empties the database's schema and applies the migrations before `migration` only: the schema an
+// upgrade to it starts from.
+void MigrateUpTo(pqxx::connection& connection, std::string_view migration) {
+  {
+    pqxx::work tx(connection);
+    tx.exec0("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    tx.commit();
+  }
+  const auto all = EmbeddedMigrations();
+  const auto before = std::find_if(all.begin(), all.end(), [&](const MigrationFile& file) {
+    return std::string_view(file.name) == migration;
+  });
+  ASSERT_NE(before, all.end()) << migration;
+  Migrator(connection, std::span<const MigrationFile>(all.begin(), before)).Migrate();
+}
+
+// A capture event with `key`, as the ingress would store it.
+NewJob CaptureJob(const std::string& key) {
+  NewJob job;
+  job.event_key = key;
+  job.idempotency_key = "po1_" + key;
+  job.broadcaster_id = 1;
+  job.topic = "subscriptionReadyForPaymentCapture";
+  job.subscription_id = "sub-" + key;
+  job.raw_event = "{}";
+  return job;
+}
+
 // 0008 moves the event key's uniqueness into job_event_keys: the jobs a database already holds
 // keep their keys, and their events stay deduplicated after the upgrade.
 TEST(Migrator, EventKeysMigrationKeepsTheKeysOfExistingJobs) {
   testing::TestDatabase database;
   auto connection = database.Connect();
-  {
-    pqxx::work tx(*connection);
-    tx.exec0("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    tx.commit();
-  }
-  const auto all = EmbeddedMigrations();
-  const auto before = std::find_if(all.begin(), all.end(), [](const MigrationFile& file) {
-    return std::string_view(file.name) == "0008_event_keys.sql";
-  });
-  ASSERT_NE(before, all.end());
-  Migrator(*connection, std::span<const MigrationFile>(all.begin(), before)).Migrate();
+  ASSERT_NO_FATAL_FAILURE(MigrateUpTo(*connection, "0008_event_keys.sql"));
   std::int64_t old_job = 0;
   {
     pqxx::work tx(*connection);
@@ -144,17 +162,7 @@ TEST(Migrator, EventKeysMigrationKeepsTheKeysOfExistingJobs) {
 TEST(Migrator, PartitioningKeepsTheJobsTheirHistoryAndTheirIds) {
   testing::TestDatabase database;
   auto connection = database.Connect();
-  {
-    pqxx::work tx(*connection);
-    tx.exec0("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    tx.commit();
-  }
-  const auto all = EmbeddedMigrations();
-  const auto before = std::find_if(all.begin(), all.end(), [](const MigrationFile& file) {
-    return std::string_view(file.name) == "0013_jobs_partitioned_by_id.sql";
-  });
-  ASSERT_NE(before, all.end());
-  Migrator(*connection, std::span<const MigrationFile>(all.begin(), before)).Migrate();
+  ASSERT_NO_FATAL_FAILURE(MigrateUpTo(*connection, "0013_jobs_partitioned_by_id.sql"));
   {
     pqxx::work tx(*connection);
     testing::InsertFinishedJobs(tx, 30);
@@ -201,14 +209,7 @@ TEST(Migrator, PartitioningKeepsTheJobsTheirHistoryAndTheirIds) {
   }
 
   // New jobs take the next ids, in the new partition.
-  NewJob fresh;
-  fresh.event_key = "new|key";
-  fresh.idempotency_key = "po1_new";
-  fresh.broadcaster_id = 1;
-  fresh.topic = "subscriptionReadyForPaymentCapture";
-  fresh.subscription_id = "sub-new";
-  fresh.raw_event = "{}";
-  EXPECT_EQ(InsertJobs(*connection, std::vector{fresh}).at(0).job_id, 31);
+  EXPECT_EQ(InsertJobs(*connection, std::vector{CaptureJob("new")}).at(0).job_id, 31);
   pqxx::work check(*connection);
   EXPECT_EQ(check.exec1("SELECT count(*) FROM jobs_from_31")[0].as<int>(), 1);
 }
