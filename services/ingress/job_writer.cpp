@@ -1,5 +1,6 @@
 #include "services/ingress/job_writer.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -95,10 +96,11 @@ void JobWriter::WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch) {
       if (!jobs.empty()) MakeRoomForJobs(connection);
       inserted = db::StoreIntakeBatch(connection, jobs, ignored);
       stored = true;
-      for (const auto& job : inserted) {
-        auto highest = highest_job_id_.load();
-        while (job.job_id > highest && !highest_job_id_.compare_exchange_weak(highest, job.job_id)) {
-        }
+      std::int64_t batch_highest = 0;
+      for (const auto& job : inserted) batch_highest = std::max(batch_highest, job.job_id);
+      auto highest = highest_job_id_.load();
+      while (batch_highest > highest &&
+             !highest_job_id_.compare_exchange_weak(highest, batch_highest)) {
       }
     } catch (const db::DatabaseError& e) {
       spdlog::warn("intake batch not stored jobs={} ignored={} in_doubt={} error=\"{}\"",

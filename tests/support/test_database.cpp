@@ -81,6 +81,13 @@ bool PlanReadsJobsIndex(const std::string& plan, const std::string& jobs_index) 
   return std::regex_search(plan, partition_index);
 }
 
+std::string JobsPartitionNames(pqxx::transaction_base& tx) {
+  return tx
+      .exec1("SELECT coalesce(string_agg(relid::text, ' ' ORDER BY relid::text), '') "
+             "FROM pg_partition_tree('jobs') WHERE isleaf")[0]
+      .as<std::string>();
+}
+
 std::string FreshJobsPartition(pqxx::transaction_base& tx) {
   const auto leaves = tx.exec("SELECT relid::text FROM pg_partition_tree('jobs') WHERE isleaf");
   EXPECT_EQ(leaves.size(), 1u) << "a fresh database has one partition of jobs";

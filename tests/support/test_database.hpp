@@ -40,6 +40,9 @@ std::string PlanText(const pqxx::result& plan);
 // partition.
 bool PlanReadsJobsIndex(const std::string& plan, const std::string& jobs_index);
 
+// The names of jobs' partitions in name order, separated by spaces ("jobs_from_1 jobs_from_...").
+std::string JobsPartitionNames(pqxx::transaction_base& tx);
+
 // The partition of jobs that a fresh database's jobs go to (its only one, jobs_from_1), for
 // storage settings, sizes and index pages, which belong to partitions. Fails the test if the
 // database has more partitions.
