@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "db/database.hpp"
+#include "db/job_intake.hpp"
 #include "db/job_queries.hpp"
 #include "services/admin/commands.hpp"
 #include "tests/support/test_database.hpp"
@@ -350,6 +351,56 @@ TEST_F(AdminCommandsTest, CombinedFiltersPageTheSameOnceThePlanIsGeneric) {
               expected)
         << "round " << round;
   }
+}
+
+TEST_F(AdminCommandsTest, FinishedRangesListTheirJobsFromEveryPartitionThatHoldsOne) {
+  // Four partitions of jobs (migration 0013: a million ids each). The listing reads only the
+  // partitions that hold a job finished in the range (migration 0014); this checks that those
+  // bounds never hide one, including an old job replayed and finished again lately, in the
+  // oldest partition, and that the keyset pages agree once the plan could be generic.
+  auto finished = [&](const std::string& key, const std::string& created_days_ago,
+                      const std::string& finished_ago) {
+    const auto id = InsertJob(key, "succeeded", "2026-01-01T00:00:00Z");
+    pqxx::work tx(*connection_);
+    tx.exec_params0(
+        "UPDATE jobs SET created_at = now() - $2::integer * interval '1 day', "
+        "finished_at = now() - $3::interval WHERE id = $1",
+        id, created_days_ago, finished_ago);
+    tx.commit();
+    return id;
+  };
+  auto next_partition = [&](int millions) {
+    pqxx::nontransaction(*connection_)
+        .exec_params("SELECT setval('jobs_id_seq', $1::bigint)", millions * 1'000'000LL);
+    db::AddJobPartitions(*connection_);
+  };
+  const auto old_in_first = finished("a", "50", "40 days");
+  const auto replayed_in_first = finished("b", "49", "1 hour");
+  next_partition(1);
+  const auto old_in_second = finished("c", "45", "40 days");
+  const auto recent_in_second = finished("d", "4", "2 days");
+  next_partition(2);
+  const auto old_in_third = finished("e", "41", "35 days");
+  InsertJob("f", "queued", "2026-01-01T00:00:00Z");
+  next_partition(3);
+  const auto recent_in_fourth = finished("g", "1", "1 hour");
+
+  // A time as the database prints it ("2026-11-30 06:19:29.156997+00": a space inside).
+  auto at = [&](const std::string& interval) {
+    return pqxx::read_transaction(*connection_)
+        .exec_params1("SELECT (now() + $1::interval)::text", interval)[0]
+        .as<std::string>();
+  };
+  EXPECT_EQ(ListedIdsPageByPage({.finished_since = at("-3 days"), .limit = 1}),
+            (std::vector<std::int64_t>{recent_in_fourth, recent_in_second, replayed_in_first}));
+  EXPECT_EQ(ListedIdsPageByPage({.finished_until = at("-30 days"), .limit = 1}),
+            (std::vector<std::int64_t>{old_in_third, old_in_second, old_in_first}));
+  EXPECT_EQ(ListedIdsPageByPage({.finished_since = at("-3 days"), .finished_until = at("-1 day")}),
+            std::vector<std::int64_t>{recent_in_second});
+  EXPECT_TRUE(ListedIdsPageByPage({.finished_since = at("1 hour")}).empty());
+  // Through the command, with its relative times.
+  EXPECT_EQ(ListedIds({.filter = {.finished_since = "3d"}}),
+            (std::vector<std::int64_t>{recent_in_fourth, recent_in_second, replayed_in_first}));
 }
 
 class StatsTest : public AdminCommandsTest {
