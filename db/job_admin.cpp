@@ -65,6 +65,10 @@ FROM target JOIN cancelled ON cancelled.id = target.id
 RETURNING previous_state
 )sql";
 
+// A replayed job may lie in a sealed partition (migration 0015), which refuses unfinished jobs.
+constexpr const char* kUnsealPartitionOf = "job_admin_unseal_partition_of";
+constexpr const char* kUnsealPartitionOfSql = "SELECT jobs_unseal_partition_of($1)";
+
 // Wakes LISTENing workers at commit (the insert trigger does this for new jobs).
 constexpr const char* kNotifyJobs = "job_admin_notify_jobs";
 constexpr const char* kNotifyJobsSql = "SELECT pg_notify('payorch_jobs', '')";
@@ -76,14 +80,18 @@ std::optional<std::string> CurrentState(pqxx::transaction_base& txn, std::int64_
 }
 
 // Runs one audited change statement; on no match, reports the job's current state instead.
+// `unfinishes`: the change makes the job unfinished again (a replay).
 JobChange RunAuditedChange(pqxx::connection& connection, const char* statement, const char* sql,
-                           bool notify, std::int64_t job_id,
+                           bool unfinishes, std::int64_t job_id,
                            const std::vector<core::JobState>& allowed_states,
                            const AuditContext& audit) {
+  const bool notify = unfinishes;
   connection.prepare(statement, sql);
   connection.prepare(kFindJobState, kFindJobStateSql);
   if (notify) connection.prepare(kNotifyJobs, kNotifyJobsSql);
+  if (unfinishes) connection.prepare(kUnsealPartitionOf, kUnsealPartitionOfSql);
   pqxx::work txn(connection);
+  if (unfinishes) txn.exec_prepared(kUnsealPartitionOf, job_id);
   const pqxx::result rows = txn.exec_prepared(statement, job_id, StateArrayLiteral(allowed_states),
                                               audit.operation_id, audit.actor, audit.reason);
   JobChange change;
@@ -113,7 +121,7 @@ std::int64_t NextAuditOperation(pqxx::connection& connection) {
 JobChange ReplayJob(pqxx::connection& connection, std::int64_t job_id,
                     const std::vector<core::JobState>& allowed_states, const AuditContext& audit) {
   return Translate("replay job", [&] {
-    return RunAuditedChange(connection, kReplayJob, kReplayJobSql, /*notify=*/true, job_id,
+    return RunAuditedChange(connection, kReplayJob, kReplayJobSql, /*unfinishes=*/true, job_id,
                             allowed_states, audit);
   });
 }
@@ -121,7 +129,7 @@ JobChange ReplayJob(pqxx::connection& connection, std::int64_t job_id,
 JobChange CancelJob(pqxx::connection& connection, std::int64_t job_id,
                     const std::vector<core::JobState>& allowed_states, const AuditContext& audit) {
   return Translate("cancel job", [&] {
-    return RunAuditedChange(connection, kCancelJob, kCancelJobSql, /*notify=*/false, job_id,
+    return RunAuditedChange(connection, kCancelJob, kCancelJobSql, /*unfinishes=*/false, job_id,
                             allowed_states, audit);
   });
 }

@@ -189,4 +189,38 @@ std::vector<std::string> DropEmptyJobPartitions(pqxx::connection& connection) {
   });
 }
 
+std::vector<std::string> SealFinishedJobPartitions(pqxx::connection& connection) {
+  return Translate("seal finished job partitions", [&] {
+    std::vector<std::string> candidates;
+    {
+      pqxx::nontransaction tx(connection);
+      for (const auto& row : tx.exec("SELECT jobs_partitions_to_seal()")) {
+        candidates.push_back(row[0].as<std::string>());
+      }
+    }
+    std::vector<std::string> sealed;
+    for (const auto& partition : candidates) {
+      {
+        pqxx::work tx(connection);
+        tx.exec0("SET LOCAL lock_timeout = '1s'");
+        try {
+          if (!tx.exec_params1("SELECT jobs_seal_partition($1::regclass)", partition)[0]
+                   .as<bool>()) {
+            continue;  // it holds an unfinished job
+          }
+        } catch (const pqxx::sql_error& e) {
+          if (e.sqlstate() == "55P03") continue;  // lock not available: the next run tries again
+          throw;
+        }
+        tx.commit();
+      }
+      pqxx::work tx(connection);
+      tx.exec_params("SELECT jobs_validate_partition_seal($1::regclass)", partition);
+      tx.commit();
+      sealed.push_back(partition);
+    }
+    return sealed;
+  });
+}
+
 }  // namespace payorch::db

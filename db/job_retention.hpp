@@ -68,6 +68,13 @@ struct PruneCounts {
 // one committed) keeps its partition. Returns the names of the partitions dropped.
 [[nodiscard]] std::vector<std::string> DropEmptyJobPartitions(pqxx::connection& connection);
 
+// Seals each partition of jobs that the next id has passed by a whole partition and that holds
+// only finished jobs (migration 0015): a CHECK constraint, added and then validated in two short
+// transactions, after which the plans that ask for unfinished jobs (every claim) leave the
+// partition out. A partition holding an unfinished job is left for a later run, as is one whose
+// lock is not granted within a second. Returns the names of the partitions sealed.
+[[nodiscard]] std::vector<std::string> SealFinishedJobPartitions(pqxx::connection& connection);
+
 // What a prune with this bound would delete now, without deleting anything (one read-only
 // snapshot; counts every prunable row, so it costs a scan of the prunable part of the history).
 [[nodiscard]] PruneCounts CountPrunable(pqxx::connection& connection,

@@ -115,6 +115,7 @@ PruneReport PruneOnce(pqxx::connection& connection, const JobsPruneOptions& opti
       events_left = deleted == options.batch_size;
     }
     report.partitions_dropped = db::DropEmptyJobPartitions(connection);
+    report.partitions_sealed = db::SealFinishedJobPartitions(connection);
   }
   report.seconds = std::chrono::duration<double>(steady_clock::now() - started).count();
   return report;
@@ -135,6 +136,8 @@ void PrintPruneReport(const PruneReport& report, bool json, std::ostream& out) {
                {"complete", report.complete},
                {"partitions_dropped", boost::json::array(report.partitions_dropped.begin(),
                                                          report.partitions_dropped.end())},
+               {"partitions_sealed", boost::json::array(report.partitions_sealed.begin(),
+                                                        report.partitions_sealed.end())},
            })
         << '\n'
         << std::flush;  // --every: each run's line is visible when it is printed
@@ -150,6 +153,10 @@ void PrintPruneReport(const PruneReport& report, bool json, std::ostream& out) {
   if (!report.partitions_dropped.empty()) {
     out << "; dropped the emptied partitions of jobs";
     for (const auto& name : report.partitions_dropped) out << ' ' << name;
+  }
+  if (!report.partitions_sealed.empty()) {
+    out << "; sealed the finished partitions of jobs";
+    for (const auto& name : report.partitions_sealed) out << ' ' << name;
   }
   if (!report.complete) out << " (stopped by --max-batches or --max-duration: more remains)";
   out << '\n' << std::flush;
@@ -184,10 +191,11 @@ int RunJobsPrune(pqxx::connection& connection, const JobsPruneOptions& options, 
       const auto& r = report.removed;
       spdlog::info(
           "prune run dry_run={} finished_before={} jobs={} attempts={} audit_rows={} "
-          "ignored_events={} batches={} duration_ms={} complete={} partitions_dropped={}",
+          "ignored_events={} batches={} duration_ms={} complete={} partitions_dropped={} "
+          "partitions_sealed={}",
           report.dry_run, report.finished_before, r.jobs, r.attempts, r.audit_rows,
           r.ignored_events, report.batches, static_cast<std::int64_t>(report.seconds * 1000),
-          report.complete, report.partitions_dropped.size());
+          report.complete, report.partitions_dropped.size(), report.partitions_sealed.size());
     } catch (const db::DatabaseError& e) {
       spdlog::error("prune run failed finished_before={} error=\"{}\"", bound, OneLine(e.what()));
       PrintError(err, e.what());

@@ -57,6 +57,8 @@ struct PruneReport {
   // Partitions of jobs that earlier prunes emptied, dropped by this run (not by a dry run):
   // db::DropEmptyJobPartitions.
   std::vector<std::string> partitions_dropped{};
+  // Partitions of jobs sealed by this run (not by a dry run): db::SealFinishedJobPartitions.
+  std::vector<std::string> partitions_sealed{};
 };
 
 // One prune run against `bound` (a timestamptz literal), bounded by the options; throws

@@ -15,7 +15,9 @@
 #include <gtest/gtest.h>
 
 #include "db/database.hpp"
+#include "db/job_admin.hpp"
 #include "db/job_intake.hpp"
+#include "db/job_queue.hpp"
 #include "db/job_retention.hpp"
 #include "services/admin/commands.hpp"
 #include "services/admin/prune_command.hpp"
@@ -196,6 +198,112 @@ TEST_F(PruneTest, DropsThePartitionsOfJobsItEmptiedOnceAVacuumHasTruncatedThem) 
   EXPECT_EQ(Report(output).at("partitions_dropped").as_array(), boost::json::array{"jobs_from_1"});
   EXPECT_EQ(partitions(), "jobs_from_1000001 jobs_from_2000001");
   EXPECT_EQ(JobIds(), std::set<std::int64_t>{queued});
+}
+
+// Migration 0015. Three partitions below the newest: the first holds finished jobs only, the
+// second a queued job too, and the third lies within a partition of the next id. Only the first
+// is sealed, and then every plan that asks for unfinished jobs leaves it out.
+class SealTest : public PruneTest {
+ protected:
+  void SetNextId(std::int64_t next) {
+    pqxx::nontransaction(*connection_).exec_params("SELECT setval('jobs_id_seq', $1::bigint)",
+                                                   next - 1);
+    db::AddJobPartitions(*connection_);
+  }
+
+  // The partitions the generic plan of a lookup of unfinished jobs reads, as its text.
+  std::string UnfinishedJobsPlan() {
+    pqxx::work tx(*connection_);
+    tx.exec0("SET LOCAL plan_cache_mode = force_generic_plan");
+    tx.exec0("PREPARE unfinished(text) AS SELECT id FROM jobs "
+             "WHERE subscription_id = $1 AND state IN ('queued', 'running', 'in_doubt')");
+    return testing::PlanText(tx.exec("EXPLAIN EXECUTE unfinished('sub-x')"));
+  }
+
+  bool Sealed(const std::string& partition) {
+    return Scalar("SELECT count(*) FROM pg_constraint WHERE conname = 'jobs_partition_sealed' "
+                  "AND convalidated AND conrelid = '" + partition + "'::regclass") == 1;
+  }
+};
+
+TEST_F(SealTest, SealsOnlyPartitionsTheIdsLeftThatHoldNoUnfinishedJob) {
+  InsertJob("first-done", "succeeded", "1 day");
+  InsertJob("first-dead", "dead", "1 day");
+  SetNextId(1'000'001);
+  InsertJob("second-done", "succeeded", "1 day");
+  InsertJob("second-queued", "queued", "1 day", 0);
+  SetNextId(2'000'001);
+  InsertJob("third-done", "succeeded", "1 day");
+  SetNextId(3'000'001);
+  InsertJob("newest-queued", "queued", "1 day", 0);
+  SetNextId(3'000'100);
+
+  const auto output = Prune({.finished_before = "30d"});
+  ASSERT_EQ(output.exit_code, kExitOk) << output.err;
+  EXPECT_EQ(Report(output).at("partitions_sealed").as_array(), boost::json::array{"jobs_from_1"});
+  EXPECT_TRUE(Sealed("jobs_from_1"));
+  EXPECT_FALSE(Sealed("jobs_from_1000001"));  // its queued job
+  EXPECT_FALSE(Sealed("jobs_from_2000001"));  // the next id is not a partition past it
+  const auto plan = UnfinishedJobsPlan();
+  EXPECT_EQ(plan.find(" on jobs_from_1 "), std::string::npos) << plan;
+  EXPECT_NE(plan.find(" on jobs_from_1000001 "), std::string::npos) << plan;
+  EXPECT_NE(plan.find(" on jobs_from_3000001 "), std::string::npos) << plan;
+
+  // PostgreSQL itself refuses an unfinished job in the sealed partition.
+  try {
+    pqxx::work tx(*connection_);
+    tx.exec0("UPDATE jobs SET state = 'queued', finished_at = NULL WHERE event_key = 'first-dead'");
+    tx.commit();
+    ADD_FAILURE() << "an unfinished job was stored in a sealed partition";
+  } catch (const pqxx::sql_error& e) {
+    EXPECT_EQ(e.sqlstate(), "23514") << e.what();  // check_violation
+  }
+
+  // The next run seals nothing more; a dry run seals nothing.
+  EXPECT_TRUE(Report(Prune({.finished_before = "30d"})).at("partitions_sealed").as_array().empty());
+  SetNextId(4'000'100);
+  EXPECT_TRUE(Report(Prune({.finished_before = "30d", .dry_run = true}))
+                  .at("partitions_sealed")
+                  .as_array()
+                  .empty());
+  EXPECT_FALSE(Sealed("jobs_from_2000001"));
+}
+
+TEST_F(SealTest, AReplayUnsealsItsPartitionAndTheClaimKeepsTheSubscriptionsOrder) {
+  // A dead renewal of sub-shared in the oldest partition, sealed; a later job of the same
+  // subscription queued in the newest one. The worker's generic claim plan is made while the
+  // seal holds. After the replay, that plan must see the replayed job again: it is the earlier
+  // one, so it runs first and the later one waits (DESIGN.md promise 4).
+  const auto dead = InsertJob("old-renewal", "dead", "2 days");
+  SetNextId(2'000'001);
+  const auto later = InsertJob("termination", "queued", "1 hour", 0);
+  {
+    pqxx::work tx(*connection_);
+    tx.exec0("UPDATE jobs SET subscription_id = 'sub-shared'");
+    tx.exec_params0("UPDATE jobs SET run_after = now() + interval '1 hour' WHERE id = $1", later);
+    tx.commit();
+  }
+  SetNextId(2'000'100);
+  ASSERT_EQ(Report(Prune({.finished_before = "30d"})).at("partitions_sealed").as_array(),
+            boost::json::array{"jobs_from_1"});
+
+  auto worker = database_.Connect();
+  db::UseGenericPlans(*worker);
+  db::PrepareJobQueueStatements(*worker);
+  EXPECT_TRUE(db::ClaimDueJobs(*worker, "w1", std::chrono::seconds(30), 10).empty());
+
+  const auto replay = db::ReplayJob(*connection_, dead, {core::JobState::kDead},
+                                    {.operation_id = 1, .actor = "ops", .reason = "test"});
+  ASSERT_TRUE(replay.changed);
+  EXPECT_FALSE(Sealed("jobs_from_1"));
+  {
+    pqxx::work tx(*connection_);
+    tx.exec_params0("UPDATE jobs SET run_after = now() WHERE id = $1", later);
+    tx.commit();
+  }
+  const auto claimed = db::ClaimDueJobs(*worker, "w1", std::chrono::seconds(30), 10);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].id, dead);
 }
 
 TEST_F(PruneTest, AcceptsAnIsoDateAsTheBound) {
