@@ -208,15 +208,22 @@ std::vector<std::string> SealFinishedJobPartitions(pqxx::connection& connection)
                    .as<bool>()) {
             continue;  // it holds an unfinished job
           }
+          tx.commit();
         } catch (const pqxx::sql_error& e) {
           if (e.sqlstate() == "55P03") continue;  // lock not available: the next run tries again
-          throw;
+          // 42710: a concurrent prune added the constraint while this one waited for the lock.
+          if (e.sqlstate() != "42710") throw;
         }
-        tx.commit();
       }
-      pqxx::work tx(connection);
-      tx.exec_params("SELECT jobs_validate_partition_seal($1::regclass)", partition);
-      tx.commit();
+      try {
+        pqxx::work tx(connection);
+        tx.exec_params("SELECT jobs_validate_partition_seal($1::regclass)", partition);
+        tx.commit();
+      } catch (const pqxx::sql_error& e) {
+        // 42704: a replay dropped the constraint since (it unseals its job's partition).
+        if (e.sqlstate() == "42704") continue;
+        throw;
+      }
       sealed.push_back(partition);
     }
     return sealed;
