@@ -12,10 +12,10 @@
 --
 -- jobs_finished_id_bounds(range) answers which partitions can match with one probe of each
 -- partition's jobs_finished_idx, and returns the lowest and highest id of those partitions. The
--- listing then asks for ids in [low, high], and the partitions outside are pruned before they are
--- read (run-time pruning: the bounds come from an InitPlan of the same statement, so they see the
--- same snapshot as the listing). When nothing finished in the range, both are NULL and the listing
--- is empty, as it should be.
+-- listing (db/job_queries.cpp) calls it first, in the same repeatable-read transaction, and then
+-- asks for ids in [low, high] with those values as parameters, planned with them, so that the
+-- partitions outside are pruned at planning. When nothing finished in the range, both are NULL
+-- and the listing is empty, as it should be.
 --
 -- A partition whose ids lie between two matching ones but which holds no match is still read:
 -- it needs jobs of one age finishing on either side of it, which a replay of old jobs can make.
