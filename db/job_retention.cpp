@@ -44,13 +44,13 @@ constexpr const char* kDeleteAttempts = "job_retention_delete_attempts";
 constexpr const char* kDeleteAuditRows = "job_retention_delete_audit_rows";
 
 // Partitions of jobs (migration 0013) whose ids all lie below the next id and that have no pages
-// (a vacuum truncated them after the prune emptied them). The bound is parsed from the partition's
-// definition, as jobs_add_partitions() does.
+// (a vacuum truncated them after the prune emptied them). jobs_partition_upper_bound: migration
+// 0015.
 constexpr const char* kEmptyJobPartitionsSql = R"sql(
 SELECT c.relname
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = 'jobs'::regclass
-  AND substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''?(-?[0-9]+)''?\)')::bigint
+  AND jobs_partition_upper_bound(c.oid)
       <= (SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM jobs_id_seq)
   AND pg_relation_size(c.oid) = 0
 ORDER BY c.relname

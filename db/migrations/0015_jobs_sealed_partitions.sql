@@ -31,15 +31,22 @@
 -- Adding or dropping the constraint invalidates the cached plans over jobs, and the workers'
 -- next claims plan again.
 
+-- A partition's upper bound (exclusive), parsed from its definition as jobs_add_partitions()
+-- (0013) does; shared by the seal below and the prune's drop of empty partitions.
+CREATE FUNCTION jobs_partition_upper_bound(partition regclass) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT substring(pg_get_expr(relpartbound, oid) FROM 'TO \(''?(-?[0-9]+)''?\)')::bigint
+  FROM pg_class WHERE oid = partition
+$$;
+
 -- The partitions whose ids the next id has passed by a whole partition and whose seal is not yet
--- valid. The bound is parsed from the partition's definition, as jobs_add_partitions() does.
+-- valid.
 CREATE FUNCTION jobs_partitions_to_seal() RETURNS SETOF text
 LANGUAGE sql STABLE AS $$
   SELECT c.relname::text
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
   WHERE i.inhparent = 'jobs'::regclass
-    AND substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''?(-?[0-9]+)''?\)')::bigint
-        <= (SELECT last_value FROM jobs_id_seq) - 1000000
+    AND jobs_partition_upper_bound(c.oid) <= (SELECT last_value FROM jobs_id_seq) - 1000000
     AND NOT EXISTS (SELECT 1 FROM pg_constraint k
                     WHERE k.conrelid = c.oid AND k.conname = 'jobs_partition_sealed'
                       AND k.convalidated)
