@@ -132,6 +132,58 @@ class ArrayLiteral {
   std::string text_;
 };
 
+// A text[] parameter in PostgreSQL's binary array format (what array_recv reads): a header, then
+// each element as its length (4 bytes, big-endian; -1 for NULL) and its bytes. The raw events are
+// JSON, full of the quotes a text literal must escape: in binary they are copied as they are, and
+// the server reads them without unescaping (array_in took 7% of its CPU per webhook, this
+// escaping 8% of the ingress's instructions).
+class BinaryTextArray {
+ public:
+  explicit BinaryTextArray(std::size_t reserve = 0) {
+    bytes_.reserve(kHeaderBytes + reserve);
+    AppendInt32(1);         // dimensions
+    AppendInt32(0);         // has NULLs (array_recv checks only that it is 0 or 1)
+    AppendInt32(kTextOid);  // element type
+    AppendInt32(0);         // elements, set by Finish
+    AppendInt32(1);         // lower bound
+  }
+  void AddText(std::string_view value) {
+    AppendInt32(static_cast<std::uint32_t>(value.size()));
+    bytes_.append(value);
+    ++count_;
+  }
+  // Empty means NULL (optional columns).
+  void AddTextOrNull(std::string_view value) {
+    if (value.empty()) {
+      AppendInt32(0xFFFFFFFFu);  // -1
+      ++count_;
+    } else {
+      AddText(value);
+    }
+  }
+  pqxx::binarystring Finish() {
+    WriteInt32(kCountOffset, count_);
+    return pqxx::binarystring(bytes_.data(), bytes_.size());
+  }
+
+ private:
+  static constexpr std::uint32_t kTextOid = 25;
+  static constexpr std::size_t kCountOffset = 12;
+  static constexpr std::size_t kHeaderBytes = 20;
+  void AppendInt32(std::uint32_t value) {
+    bytes_.resize(bytes_.size() + 4);
+    WriteInt32(bytes_.size() - 4, value);
+  }
+  void WriteInt32(std::size_t at, std::uint32_t value) {
+    bytes_[at] = static_cast<char>(value >> 24);
+    bytes_[at + 1] = static_cast<char>(value >> 16);
+    bytes_[at + 2] = static_cast<char>(value >> 8);
+    bytes_[at + 3] = static_cast<char>(value);
+  }
+  std::string bytes_;
+  std::uint32_t count_ = 0;
+};
+
 constexpr const char* kPingName = "payorch_ping";
 constexpr const char* kPingSql = "SELECT 1";
 
@@ -171,10 +223,13 @@ std::vector<InsertedJob> InsertJobsUnchecked(pqxx::transaction_base& tx,
     return end - rows[r];
   };
 
-  ArrayLiteral event_keys(row_count * 80), idempotency_keys(row_count * 80),
-      broadcaster_ids(row_count * 12), topics(row_count * 48), subscription_ids(row_count * 24),
-      payment_gateways(row_count * 16), payment_method_ids(row_count * 16),
-      dunning_dates(row_count * 24), raw_events(raw_bytes * 5 / 4), deliveries(row_count * 2);
+  // Text columns in binary (above); numbers and timestamps as text literals, which need no
+  // escaping and are parsed by their own types' input functions.
+  BinaryTextArray event_keys(row_count * 84), idempotency_keys(row_count * 84),
+      topics(row_count * 52), subscription_ids(row_count * 28), payment_gateways(row_count * 20),
+      payment_method_ids(row_count * 20), raw_events(raw_bytes + row_count * 4);
+  ArrayLiteral broadcaster_ids(row_count * 12), dunning_dates(row_count * 24),
+      deliveries(row_count * 2);
   for (std::size_t r = 0; r < row_count; ++r) {
     const NewJob& job = jobs[order[rows[r]]];
     event_keys.AddText(job.event_key);

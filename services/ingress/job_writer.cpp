@@ -54,18 +54,34 @@ void JobWriter::Run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued was written
       // Whatever arrived while the previous batch was committing forms the next one: under load
-      // batches grow by themselves, an idle server commits a lone request at once.
+      // batches grow by themselves, an idle server commits a lone request at once. While another
+      // writer's batch is in flight, a writer waits until it has as many items as the last batch
+      // taken (or the others finish). Starting at once with the few that came in meanwhile would
+      // halve the batches, and PostgreSQL spends about as much per statement and commit as on 13
+      // rows (bench/database/run --intake-batch), so on a busy machine two small batches cost
+      // more than one large one; the second writer still overlaps one batch's commit with the
+      // next one's statement.
+      wake_.wait(lock, [this] {
+        return stopping_ || (!queue_.empty() && (batches_in_flight_ == 0 ||
+                                                 queue_.size() >= last_batch_size_));
+      });
+      if (queue_.empty()) return;  // stopping, and everything queued was written
       while (!queue_.empty() && batch.size() < batch_max) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      ++batches_in_flight_;
+      last_batch_size_ = batch.size();
       if (options_.metrics != nullptr) options_.metrics->SetQueueDepth(queue_.size());
     }
     WriteBatch(connection, batch);
     batch.clear();
+    {
+      std::lock_guard lock(mutex_);
+      --batches_in_flight_;
+    }
+    wake_.notify_all();  // a writer waiting for a fuller batch may start now
   }
 }
 

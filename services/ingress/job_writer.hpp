@@ -75,6 +75,10 @@ class JobWriter final : public JobStore {
   std::condition_variable wake_;
   std::deque<Pending> queue_;  // guarded by mutex_
   bool stopping_ = false;      // guarded by mutex_
+  // Batches being written by other Run()s, and the size of the last one taken: a writer starts
+  // a batch beside them only once it has as many items (see Run).
+  std::size_t batches_in_flight_ = 0;  // guarded by mutex_
+  std::size_t last_batch_size_ = 0;    // guarded by mutex_
 
   // The highest id given to a new job, and the bound below which jobs has a partition (0 until
   // the first batch asks the database).

@@ -305,6 +305,25 @@ TEST_F(IngressHardeningTest, Http10WithoutKeepAliveIsAnsweredThenClosed) {
   EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
 }
 
+// The ingress writes its responses itself (server.cpp, Serialize): a HEAD answer must carry the
+// GET body's Content-Length and no body, or the next response on the connection is misread.
+TEST_F(IngressHardeningTest, HeadIsAnsweredWithoutABodyAndTheConnectionGoesOn) {
+  RunningIngress ingress(database_.url());
+  RawClient client(ingress.port());
+  ASSERT_TRUE(client.Send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                          "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const RawResponse head = client.Read(/*head=*/true);
+  const RawResponse get = client.Read();
+  EXPECT_EQ(head.result_int(), 200);
+  EXPECT_EQ(head.body(), "");
+  EXPECT_EQ(get.result_int(), 200);
+  EXPECT_EQ(get.body(), R"({"status":"ok"})");
+  EXPECT_EQ(head[boost::beast::http::field::content_length],
+            std::to_string(get.body().size()));
+  EXPECT_EQ(head[boost::beast::http::field::content_type], "application/json");
+  EXPECT_EQ(get.reason(), "OK");
+}
+
 TEST_F(IngressHardeningTest, SlowDatabaseIs503WithRetryAfterAndRecovers) {
   RunningIngress ingress(database_.url(),
                          {.writers = 1, .statement_timeout = std::chrono::milliseconds(300)});

@@ -72,7 +72,8 @@ TEST_F(JobIntakeTest, InsertsARowWithTheGivenFields) {
             inserted[0].job_id);
 }
 
-// Values travel as PostgreSQL array literals: whatever they hold must come back byte for byte.
+// Values travel as array parameters, the text columns in PostgreSQL's binary array format and
+// the others as array literals: whatever they hold must come back byte for byte.
 TEST_F(JobIntakeTest, ValuesWithQuotesBackslashesBracesAndNullWordsRoundTrip) {
   std::vector<NewJob> jobs;
   const std::vector<std::string> awkward = {
@@ -106,6 +107,30 @@ TEST_F(JobIntakeTest, EmptyDunningDateIsNull) {
   EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE dunning_attempt_date IS NULL AND id = " +
                   std::to_string(inserted.at(0).job_id)),
             1);
+}
+
+// In the binary arrays a NULL is a length of -1 among the values of the other rows.
+TEST_F(JobIntakeTest, EmptyOptionalTextsAreNullBesideRowsThatHaveThem) {
+  NewJob with = Job("with-gateway");
+  with.payment_method_id = "pm-1";
+  NewJob without = Job("without-gateway");
+  without.payment_gateway.clear();
+  without.payment_method_id.clear();
+  const auto inserted = InsertJobs(*connection_, std::vector{with, without});
+  ASSERT_EQ(inserted.size(), 2u);
+  pqxx::nontransaction tx(*connection_);
+  const auto first = tx.exec_params1(
+      "SELECT payment_gateway, payment_method_id, subscription_id FROM jobs WHERE id = $1",
+      inserted[0].job_id);
+  EXPECT_EQ(first[0].as<std::string>(), with.payment_gateway);
+  EXPECT_EQ(first[1].as<std::string>(), with.payment_method_id);
+  const auto second = tx.exec_params1(
+      "SELECT payment_gateway IS NULL, payment_method_id IS NULL, subscription_id FROM jobs "
+      "WHERE id = $1",
+      inserted[1].job_id);
+  EXPECT_TRUE(second[0].as<bool>());
+  EXPECT_TRUE(second[1].as<bool>());
+  EXPECT_EQ(second[2].as<std::string>(), without.subscription_id);
 }
 
 TEST_F(JobIntakeTest, SecondDeliveryReturnsTheSameJobAndCountsIt) {

@@ -47,10 +47,12 @@ class RawClient {
     return !ec;
   }
 
-  // Reads one response; throws boost::system::system_error when none comes in time.
-  RawResponse Read() {
+  // Reads one response; throws boost::system::system_error when none comes in time. The answer
+  // to a HEAD request has no body whatever its Content-Length says: `head` tells the parser.
+  RawResponse Read(bool head = false) {
     boost::beast::http::response_parser<boost::beast::http::string_body> parser;
     parser.body_limit(16 * 1024 * 1024);
+    parser.skip(head);
     boost::system::error_code ec;
     stream_.expires_after(timeout_);
     boost::beast::http::async_read(stream_, buffer_, parser,
