@@ -49,6 +49,18 @@ pg_start() {
     || { tail -n 20 "$data_dir/server.log" >&2; return 1; }
 }
 
+# pg_recycle_wal URL: writes about 1.2 GB of WAL, then checkpoints. A new cluster has no WAL
+# segments to reuse, so the backend that fills one creates the next, writing 16 MB of zeros and
+# syncing them while it holds up every commit: 50-100 ms stalls, once per 16 MB of WAL, that
+# made the ingress's p99 81-87 ms against 10-11 ms without them (wal_init_zero off, same run). A
+# cluster that has been through a checkpoint renames old segments for reuse instead (up to
+# min_wal_size, 1 GB in deploy/postgresql.conf); benchmarks call this to start in that state.
+pg_recycle_wal() {
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$1" \
+    -c "CREATE TABLE payorch_wal_warmup AS SELECT repeat('x', 2000) AS pad FROM generate_series(1, 600000)" \
+    -c "DROP TABLE payorch_wal_warmup" -c "CHECKPOINT" >/dev/null
+}
+
 # pg_stop DATA_DIR: fast shutdown (rolls back open transactions, keeps committed data).
 pg_stop() {
   local data_dir=$1
