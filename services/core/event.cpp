@@ -233,9 +233,16 @@ std::optional<std::string> NormaliseTimestamp(std::string_view text) {
 }
 
 std::string Sha256Hex(std::string_view data) {
+  // OpenSSL 3 looks EVP_sha256() up in its provider tables at every use (an "implicit fetch",
+  // under a lock); fetched once, the digest is shared by every call and thread. The ingress runs
+  // this for every webhook (the idempotency key).
+  static const EVP_MD* const sha256 = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), digest.data(), &length, sha256, nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(length * 2);
