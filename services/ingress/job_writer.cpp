@@ -59,9 +59,9 @@ void JobWriter::Run() {
       // writer's batch is in flight, a writer waits until it has as many items as the last batch
       // taken (or the others finish). Starting at once with the few that came in meanwhile would
       // halve the batches, and PostgreSQL spends about as much per statement and commit as on 13
-      // rows (bench/database/run --intake-batch), so on a busy machine two small batches cost
-      // more than one large one; the second writer still overlaps one batch's commit with the
-      // next one's statement.
+      // rows (payorch-bench-database-cost --intake-batch 1, 4, 32, 128: README "Performance"), so
+      // on a busy machine two small batches cost more than one large one; the second writer
+      // still overlaps one batch's commit with the next one's statement.
       wake_.wait(lock, [this] {
         return stopping_ || (!queue_.empty() && (batches_in_flight_ == 0 ||
                                                  queue_.size() >= last_batch_size_));
