@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "db/array_parameters.hpp"
 #include "db/database.hpp"
 
 namespace payorch::db {
@@ -381,39 +382,6 @@ bool RecordAttempt(pqxx::connection& connection, const AttemptRecord& attempt,
 
 namespace {
 
-// A PostgreSQL array literal of text elements, each quoted (so any text is safe) or NULL.
-class ArrayLiteral {
- public:
-  void Add(const std::string& text) {
-    Separator();
-    out_ += '"';
-    for (const char c : text) {
-      if (c == '"' || c == '\\') out_ += '\\';
-      out_ += c;
-    }
-    out_ += '"';
-  }
-  void Add(const std::optional<std::string>& text) {
-    if (text) {
-      Add(*text);
-    } else {
-      Separator();
-      out_ += "NULL";
-    }
-  }
-  void AddNumber(long long value) {
-    Separator();
-    out_ += std::to_string(value);
-  }
-  std::string Finish() const { return "{" + out_ + "}"; }
-
- private:
-  void Separator() {
-    if (!out_.empty()) out_ += ',';
-  }
-  std::string out_;
-};
-
 const char* NewState(JobTransition::Kind kind) {
   switch (kind) {
     case JobTransition::Kind::kSucceeded: return "succeeded";
@@ -437,29 +405,29 @@ std::vector<bool> RecordAttempts(pqxx::connection& connection,
       const AttemptRecord& a = item.attempt;
       const JobTransition& t = item.transition;
       const bool succeeded = t.kind == JobTransition::Kind::kSucceeded;
-      job_id.AddNumber(a.job_id);
-      fence.AddNumber(a.fence);
-      attempt_no.AddNumber(a.attempt);
-      new_state.Add(std::string(NewState(t.kind)));
-      outcome.Add(succeeded ? std::optional<std::string>(t.outcome) : std::nullopt);
-      gateway_reference.Add(t.gateway_reference);
-      decline_code.Add(t.decline_code);
-      delay_ms.AddNumber(static_cast<long long>(t.delay.count()));
-      last_error.Add(t.kind == JobTransition::Kind::kDead
-                         ? std::optional<std::string>(t.error.value_or("dead"))
-                         : t.error);
-      worker_id.Add(a.worker_id);
-      adapter.Add(a.adapter);
-      rpc.Add(a.rpc);
-      request_summary.Add(a.request_summary);
-      started_us.AddNumber(EpochMicros(a.started_at));
-      finished_us.AddNumber(EpochMicros(a.finished_at));
-      grpc_status.Add(a.grpc_status);
-      gateway_status.Add(a.gateway_status);
-      attempt_reference.Add(a.gateway_reference);
-      attempt_decline_code.Add(a.decline_code);
-      error.Add(a.error);
-      decision.Add(a.decision);
+      job_id.AddInteger(a.job_id);
+      fence.AddInteger(a.fence);
+      attempt_no.AddInteger(a.attempt);
+      new_state.AddText(NewState(t.kind));
+      outcome.AddOptionalText(succeeded ? std::optional<std::string>(t.outcome) : std::nullopt);
+      gateway_reference.AddOptionalText(t.gateway_reference);
+      decline_code.AddOptionalText(t.decline_code);
+      delay_ms.AddInteger(static_cast<long long>(t.delay.count()));
+      last_error.AddOptionalText(t.kind == JobTransition::Kind::kDead
+                                     ? std::optional<std::string>(t.error.value_or("dead"))
+                                     : t.error);
+      worker_id.AddText(a.worker_id);
+      adapter.AddText(a.adapter);
+      rpc.AddText(a.rpc);
+      request_summary.AddText(a.request_summary);
+      started_us.AddInteger(EpochMicros(a.started_at));
+      finished_us.AddInteger(EpochMicros(a.finished_at));
+      grpc_status.AddText(a.grpc_status);
+      gateway_status.AddOptionalText(a.gateway_status);
+      attempt_reference.AddOptionalText(a.gateway_reference);
+      attempt_decline_code.AddOptionalText(a.decline_code);
+      error.AddOptionalText(a.error);
+      decision.AddText(a.decision);
     }
     SingleStatement txn(connection);
     const pqxx::result rows = txn.exec_prepared(
