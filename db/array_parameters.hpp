@@ -44,8 +44,7 @@ class ArrayLiteral {
   // Empty means NULL (optional columns).
   void AddTextOrNull(std::string_view value) {
     if (value.empty()) {
-      Separate();
-      text_ += "NULL";
+      AddNull();
     } else {
       AddText(value);
     }
