@@ -20,36 +20,60 @@ namespace {
 // order chosen by the caller, so concurrent batches lock conflicting keys in the same order.
 //
 // The event key's uniqueness lives in job_event_keys (migration 0008 says why). The keys go in
-// first, each with a job id drawn from the jobs' identity sequence; only the keys that were new
-// become jobs. A key that conflicts is a delivery of an event payorch already has (possibly
+// with a job id each, drawn from the jobs' identity sequence, and the jobs with them. Keys are
+// matched through db/event_key_index.hpp.
+#define PAYORCH_INTAKE_ROWS                                                                  \
+  "WITH r AS ("                                                                              \
+  "  SELECT r.*, nextval('jobs_id_seq') AS id"                                               \
+  "  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],"  \
+  "              $7::text[], $8::timestamptz[], $9::text[], $10::integer[]) WITH ORDINALITY" \
+  "       AS r(event_key, idempotency_key, broadcaster_id, topic, subscription_id,"          \
+  "            payment_gateway, payment_method_id, dunning_attempt_date, raw_event,"         \
+  "            deliveries, ord)"                                                             \
+  ")"
+#define PAYORCH_INSERT_JOBS_FROM_ROWS                                                        \
+  "INSERT INTO jobs (id, event_key, idempotency_key, broadcaster_id, topic, subscription_id," \
+  "                  payment_gateway, payment_method_id, dunning_attempt_date, raw_event,"    \
+  "                  deliveries) "                                                           \
+  "OVERRIDING SYSTEM VALUE "                                                                 \
+  "SELECT r.id, r.event_key, r.idempotency_key, r.broadcaster_id, r.topic, r.subscription_id," \
+  "       r.payment_gateway, r.payment_method_id, r.dunning_attempt_date, r.raw_event,"       \
+  "       r.deliveries "                                                                     \
+  "FROM r "
+
+// The common case: every key is new. A plain insert of the keys makes their unique index check
+// each key as it adds it. Under ON CONFLICT (below) PostgreSQL instead probes the index first,
+// inserts the row as speculative, adds the index entry and then confirms the row, one more WAL
+// record per key; the statement also needs the semi-join that keeps conflicting keys' jobs out.
+// pgbench of 26-row batches, fresh database each run, synchronous_commit off: 0.70-0.76 ms per
+// batch against 0.77-1.03 ms for the statement below (4 runs each, alternated). A key that has a
+// job (a resend), or that a concurrent batch commits while this statement waits on it, fails the
+// statement with a unique violation; nothing of it is stored, and the batch is stored again with
+// kInsertJobsSql (StoreIntakeBatch).
+constexpr const char* kInsertNewJobsName = "payorch_insert_new_jobs";
+constexpr const char* kInsertNewJobsSql = PAYORCH_INTAKE_ROWS R"sql(, new_keys AS (
+  INSERT INTO job_event_keys (event_key, job_id)
+  SELECT r.event_key, r.id FROM r ORDER BY r.ord
+)
+)sql" PAYORCH_INSERT_JOBS_FROM_ROWS "RETURNING event_key, id";
+
+// Any batch: a key that conflicts is a delivery of an event payorch already has (possibly
 // committed by a concurrent batch while this statement waited on the key): kCountDeliveriesSql
-// counts it. Returns the new jobs only. Keys are matched through db/event_key_index.hpp.
+// counts it. Only the keys that were new become jobs; returns those jobs.
 constexpr const char* kInsertJobsName = "payorch_insert_jobs";
-constexpr const char* kInsertJobsSql = R"sql(
-WITH r AS (
-  SELECT r.*, nextval('jobs_id_seq') AS id
-  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-              $7::text[], $8::timestamptz[], $9::text[], $10::integer[]) WITH ORDINALITY
-       AS r(event_key, idempotency_key, broadcaster_id, topic, subscription_id, payment_gateway,
-            payment_method_id, dunning_attempt_date, raw_event, deliveries, ord)
-), new_keys AS (
+constexpr const char* kInsertJobsSql = PAYORCH_INTAKE_ROWS R"sql(, new_keys AS (
   INSERT INTO job_event_keys (event_key, job_id)
   SELECT r.event_key, r.id FROM r ORDER BY r.ord
   ON CONFLICT )sql" PAYORCH_EVENT_KEY_CONFLICT_TARGET R"sql( DO NOTHING
   RETURNING job_id
 ), new_jobs AS (
-  INSERT INTO jobs (id, event_key, idempotency_key, broadcaster_id, topic, subscription_id,
-                    payment_gateway, payment_method_id, dunning_attempt_date, raw_event,
-                    deliveries)
-  OVERRIDING SYSTEM VALUE
-  SELECT r.id, r.event_key, r.idempotency_key, r.broadcaster_id, r.topic, r.subscription_id,
-         r.payment_gateway, r.payment_method_id, r.dunning_attempt_date, r.raw_event,
-         r.deliveries
-  FROM r
+  )sql" PAYORCH_INSERT_JOBS_FROM_ROWS R"sql(
   WHERE r.id IN (SELECT job_id FROM new_keys)
   RETURNING event_key, id
 )
 SELECT event_key, id FROM new_jobs)sql";
+#undef PAYORCH_INTAKE_ROWS
+#undef PAYORCH_INSERT_JOBS_FROM_ROWS
 
 // $1 event keys that already had a job, $2 how many deliveries of each this batch holds, in the
 // caller's key order: the jobs are locked in that order (FOR UPDATE below the sort) so that
@@ -85,10 +109,15 @@ void Prepare(pqxx::connection_base& connection, const char* name, const char* sq
   connection.prepare(name, sql);
 }
 
+// Which statement stores a batch's keys: kInsertNewJobsSql, which fails with
+// pqxx::unique_violation when a key has a job, or kInsertJobsSql, which takes any key.
+enum class Keys { kAllNew, kAny };
+
 // `wrote_jobs` is set once the statement that inserts the new jobs has returned: under autocommit
 // they are committed from then on, whatever happens to the rest of the batch.
 std::vector<InsertedJob> InsertJobsUnchecked(pqxx::transaction_base& tx,
-                                             std::span<const NewJob> jobs, bool& wrote_jobs) {
+                                             std::span<const NewJob> jobs, Keys keys,
+                                             bool& wrote_jobs) {
   if (jobs.empty()) return {};
   // Entries in event-key order (stable: the first delivery of a key stays first), so that
   // entries with the same key are adjacent and merge into one row carrying how many deliveries it
@@ -136,9 +165,10 @@ std::vector<InsertedJob> InsertJobsUnchecked(pqxx::transaction_base& tx,
     deliveries.AddInteger(static_cast<std::int64_t>(deliveries_of(r)));
   }
 
-  Prepare(tx.conn(), kInsertJobsName, kInsertJobsSql);
+  const char* const statement = keys == Keys::kAllNew ? kInsertNewJobsName : kInsertJobsName;
+  Prepare(tx.conn(), statement, keys == Keys::kAllNew ? kInsertNewJobsSql : kInsertJobsSql);
   const pqxx::result new_jobs = tx.exec_prepared(
-      kInsertJobsName, event_keys.Finish(), idempotency_keys.Finish(), broadcaster_ids.Finish(),
+      statement, event_keys.Finish(), idempotency_keys.Finish(), broadcaster_ids.Finish(),
       topics.Finish(), subscription_ids.Finish(), payment_gateways.Finish(),
       payment_method_ids.Finish(), dunning_dates.Finish(), raw_events.Finish(),
       deliveries.Finish());
@@ -212,11 +242,49 @@ void RecordIgnoredEventsUnchecked(pqxx::transaction_base& tx,
                    raw_events.Finish());
 }
 
+// Stores the batch with one transaction (see StoreIntakeBatch), `keys` choosing the statement.
+std::vector<InsertedJob> StoreIntakeBatchUnchecked(pqxx::connection_base& connection,
+                                                   std::span<const NewJob> jobs,
+                                                   std::span<const IgnoredEvent> ignored,
+                                                   Keys keys) {
+  bool wrote_jobs = false;
+  if (jobs.empty() || ignored.empty()) {
+    // One statement: autocommit makes it its own transaction, committed before the result
+    // arrives, in one round trip instead of three (BEGIN, statement, COMMIT). (A batch with
+    // deliveries of known events takes a second statement, which counts them.)
+    // A connection lost during it leaves the outcome unknown, as a lost COMMIT would, and so
+    // does any failure after the new jobs were committed.
+    try {
+      pqxx::nontransaction tx(connection);
+      auto inserted = InsertJobsUnchecked(tx, jobs, keys, wrote_jobs);
+      RecordIgnoredEventsUnchecked(tx, ignored);
+      return inserted;
+    } catch (const pqxx::broken_connection& e) {
+      throw DatabaseError(std::string("store intake batch: outcome unknown: ") + e.what(),
+                          /*in_doubt=*/true);
+    } catch (const std::exception& e) {
+      if (!wrote_jobs) throw;
+      throw DatabaseError(
+          std::string("store intake batch: new jobs stored, deliveries not counted: ") +
+              e.what(),
+          /*in_doubt=*/true);
+    }
+  }
+  pqxx::work tx(connection);
+  auto inserted = InsertJobsUnchecked(tx, jobs, keys, wrote_jobs);
+  RecordIgnoredEventsUnchecked(tx, ignored);
+  tx.commit();
+  return inserted;
+}
+
 }  // namespace
 
+// Inside the caller's transaction a failed statement would abort it, so this takes any key at
+// once.
 std::vector<InsertedJob> InsertJobs(pqxx::transaction_base& tx, std::span<const NewJob> jobs) {
   bool wrote_jobs = false;
-  return Translate("insert jobs", [&] { return InsertJobsUnchecked(tx, jobs, wrote_jobs); });
+  return Translate("insert jobs",
+                   [&] { return InsertJobsUnchecked(tx, jobs, Keys::kAny, wrote_jobs); });
 }
 
 void RecordIgnoredEvents(pqxx::transaction_base& tx, std::span<const IgnoredEvent> events) {
@@ -227,34 +295,14 @@ std::vector<InsertedJob> StoreIntakeBatch(pqxx::connection_base& connection,
                                           std::span<const NewJob> jobs,
                                           std::span<const IgnoredEvent> ignored) {
   return Translate("store intake batch", [&] {
-    bool wrote_jobs = false;
-    if (jobs.empty() || ignored.empty()) {
-      // One statement: autocommit makes it its own transaction, committed before the result
-      // arrives, in one round trip instead of three (BEGIN, statement, COMMIT). (A batch with
-      // deliveries of known events takes a second statement, which counts them.)
-      // A connection lost during it leaves the outcome unknown, as a lost COMMIT would, and so
-      // does any failure after the new jobs were committed.
-      try {
-        pqxx::nontransaction tx(connection);
-        auto inserted = InsertJobsUnchecked(tx, jobs, wrote_jobs);
-        RecordIgnoredEventsUnchecked(tx, ignored);
-        return inserted;
-      } catch (const pqxx::broken_connection& e) {
-        throw DatabaseError(std::string("store intake batch: outcome unknown: ") + e.what(),
-                            /*in_doubt=*/true);
-      } catch (const std::exception& e) {
-        if (!wrote_jobs) throw;
-        throw DatabaseError(
-            std::string("store intake batch: new jobs stored, deliveries not counted: ") +
-                e.what(),
-            /*in_doubt=*/true);
-      }
+    try {
+      return StoreIntakeBatchUnchecked(connection, jobs, ignored, Keys::kAllNew);
+    } catch (const pqxx::unique_violation&) {
+      // A key of the batch has a job: a resend, or a delivery that a concurrent batch stored
+      // first. The failed statement rolled its transaction back, so nothing of the batch is
+      // stored yet; store it again with the statement that counts such deliveries.
+      return StoreIntakeBatchUnchecked(connection, jobs, ignored, Keys::kAny);
     }
-    pqxx::work tx(connection);
-    auto inserted = InsertJobsUnchecked(tx, jobs, wrote_jobs);
-    RecordIgnoredEventsUnchecked(tx, ignored);
-    tx.commit();
-    return inserted;
   });
 }
 

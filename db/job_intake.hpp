@@ -51,8 +51,10 @@ std::vector<InsertedJob> InsertJobs(pqxx::transaction_base& tx, std::span<const 
 void RecordIgnoredEvents(pqxx::transaction_base& tx, std::span<const IgnoredEvent> events);
 
 // The ingress's unit of group commit: both of the above in one transaction, committed before it
-// returns. When it throws, nothing of the batch is stored, or (DatabaseError::in_doubt) the
-// outcome is unknown; either way nobody may be told "stored". Throws DatabaseError.
+// returns. It first assumes every key is new (a cheaper statement); a key that has a job makes
+// that transaction fail and roll back, and the batch is stored again as InsertJobs stores it.
+// When it throws, nothing of the batch is stored, or (DatabaseError::in_doubt) the outcome is
+// unknown; either way nobody may be told "stored". Throws DatabaseError.
 std::vector<InsertedJob> StoreIntakeBatch(pqxx::connection_base& connection,
                                           std::span<const NewJob> jobs,
                                           std::span<const IgnoredEvent> ignored);

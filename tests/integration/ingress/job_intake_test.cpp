@@ -327,6 +327,47 @@ TEST_F(JobIntakeTest, IgnoredEventsAndJobsCommitTogether) {
   EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
 }
 
+// A batch is first stored with the statement that takes new keys only; a known key fails it, and
+// the batch is stored again with the one that counts deliveries. The failed attempt must leave
+// nothing behind: no job, key or ignored event twice, and the known job counted once.
+TEST_F(JobIntakeTest, BatchOfNewAndKnownEventsIsStoredOnceWithItsIgnoredEvents) {
+  const auto known = InsertJobs(*connection_, std::vector{Job("known")}).at(0).job_id;
+  const auto inserted =
+      StoreIntakeBatch(*connection_, std::vector{Job("new-1"), Job("known"), Job("new-2")},
+                       std::vector{IgnoredEvent{1, "customerRegistered", "{}"}});
+  ASSERT_EQ(inserted.size(), 3u);
+  EXPECT_FALSE(inserted[0].duplicate);
+  EXPECT_TRUE(inserted[1].duplicate);
+  EXPECT_EQ(inserted[1].job_id, known);
+  EXPECT_FALSE(inserted[2].duplicate);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM job_event_keys k JOIN jobs j ON j.id = k.job_id"), 3);
+  EXPECT_EQ(Count("SELECT deliveries FROM jobs WHERE event_key = 'test|known'"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE deliveries = 1"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM ignored_events"), 1);
+}
+
+// Batches of new events, nearly all of them, take the statement without ON CONFLICT (cheaper,
+// see db/job_intake.cpp); only a batch with a known key prepares the other. A connection's
+// prepared statements tell which ones it ran.
+TEST_F(JobIntakeTest, OnlyABatchWithAKnownKeyRunsTheStatementThatCountsDeliveries) {
+  const auto prepared = [&] {
+    pqxx::nontransaction tx(*connection_);
+    std::set<std::string> names;
+    for (const auto& row : tx.exec("SELECT name FROM pg_prepared_statements")) {
+      names.insert(row[0].as<std::string>());
+    }
+    return names;
+  };
+  InsertJobs(*connection_, std::vector{Job("a"), Job("b")});
+  StoreIntakeBatch(*connection_, std::vector{Job("c")}, std::vector{IgnoredEvent{1, "x", "{}"}});
+  EXPECT_EQ(prepared().count("payorch_insert_new_jobs"), 1u);
+  EXPECT_EQ(prepared().count("payorch_insert_jobs"), 0u);
+  InsertJobs(*connection_, std::vector{Job("d"), Job("a")});
+  EXPECT_EQ(prepared().count("payorch_insert_jobs"), 1u);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 4);
+}
+
 TEST_F(JobIntakeTest, FailedBatchStoresNothing) {
   NewJob bad = Job("bad");
   bad.dunning_attempt_date = "not a date";
