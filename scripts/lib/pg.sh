@@ -49,15 +49,17 @@ pg_start() {
     || { tail -n 20 "$data_dir/server.log" >&2; return 1; }
 }
 
-# pg_recycle_wal URL: writes about 1.2 GB of WAL, then checkpoints. A new cluster has no WAL
-# segments to reuse, so the backend that fills one creates the next, writing 16 MB of zeros and
-# syncing them while it holds up every commit: 50-100 ms stalls, once per 16 MB of WAL, that
-# made the ingress's p99 81-87 ms against 10-11 ms without them (wal_init_zero off, same run). A
-# cluster that has been through a checkpoint renames old segments for reuse instead (up to
-# min_wal_size, 1 GB in deploy/postgresql.conf); benchmarks call this to start in that state.
+# pg_recycle_wal URL [MEGABYTES]: writes about MEGABYTES (default 1200) of WAL, then checkpoints.
+# A new cluster has no WAL segments to reuse, so the backend that fills one creates the next,
+# writing 16 MB of zeros and syncing them while it holds up every commit: 50-100 ms stalls, once
+# per 16 MB of WAL, that made the ingress's p99 81-87 ms against 10-11 ms without them
+# (wal_init_zero off, same run). A cluster that has been through a checkpoint renames old segments
+# for reuse instead, as many as its checkpoints are apart; benchmarks call this to start in that
+# state, with at least as much WAL to reuse as they will write (about 1.6 kB per webhook).
 pg_recycle_wal() {
+  local rows=$(( ${2:-1200} * 500 ))  # 2 kB each
   "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$1" \
-    -c "CREATE TABLE payorch_wal_warmup AS SELECT repeat('x', 2000) AS pad FROM generate_series(1, 600000)" \
+    -c "CREATE TABLE payorch_wal_warmup AS SELECT repeat('x', 2000) AS pad FROM generate_series(1, $rows)" \
     -c "DROP TABLE payorch_wal_warmup" -c "CHECKPOINT" >/dev/null
 }
 
