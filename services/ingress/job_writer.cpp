@@ -75,17 +75,18 @@ void JobWriter::Run() {
       last_batch_size_ = batch.size();
       if (options_.metrics != nullptr) options_.metrics->SetQueueDepth(queue_.size());
     }
-    WriteBatch(connection, batch);
+    const bool had_jobs = WriteBatch(connection, batch);
     batch.clear();
     {
       std::lock_guard lock(mutex_);
       --batches_in_flight_;
     }
     wake_.notify_all();  // a writer waiting for a fuller batch may start now
+    if (had_jobs) MakeRoomForJobs(connection);
   }
 }
 
-void JobWriter::WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch) {
+bool JobWriter::WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch) {
   std::vector<db::NewJob> jobs;
   std::vector<std::size_t> job_index;  // batch position of jobs[i]
   std::vector<db::IgnoredEvent> ignored;
@@ -108,9 +109,7 @@ void JobWriter::WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch) {
     bool stored = false;
     const auto started = std::chrono::steady_clock::now();
     try {
-      auto& connection = Connection(slot);
-      if (!jobs.empty()) MakeRoomForJobs(connection);
-      inserted = db::StoreIntakeBatch(connection, jobs, ignored);
+      inserted = db::StoreIntakeBatch(Connection(slot), jobs, ignored);
       stored = true;
       std::int64_t batch_highest = 0;
       for (const auto& job : inserted) batch_highest = std::max(batch_highest, job.job_id);
@@ -146,22 +145,27 @@ void JobWriter::WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch) {
     }
   }
   AnswerProbes(slot, probes);
+  return !jobs.empty();
 }
 
-void JobWriter::MakeRoomForJobs(pqxx::connection& connection) {
+void JobWriter::MakeRoomForJobs(ConnectionSlot& slot) {
   if (highest_job_id_.load() + db::kJobPartitionRoom < partition_bound_.load()) return;
+  if (adding_partitions_.exchange(true)) return;  // another writer is at it
   try {
-    const auto bound = db::AddJobPartitions(connection);
+    const auto bound = db::AddJobPartitions(Connection(slot));
     if (partition_bound_.exchange(bound) != bound) {
       spdlog::info("jobs has partitions for ids below {} (highest stored {})", bound,
                    highest_job_id_.load());
     }
   } catch (const db::DatabaseError& e) {
-    // The batch goes ahead: the last partition still has room for it (or, if it has none, the
-    // batch fails and is answered 503, and Cleeng delivers it again).
-    spdlog::warn("could not add a partition to jobs, trying again with the next batch "
-                 "error=\"{}\"", e.what());
+    // Half a partition of ids is still free (db::kJobPartitionRoom): the next batch tries again.
+    // While the database is away, the batches' own errors say so.
+    if (!database_down_logged_.load()) {
+      spdlog::warn("could not add a partition to jobs, trying again after the next batch "
+                   "error=\"{}\"", e.what());
+    }
   }
+  adding_partitions_ = false;
 }
 
 void JobWriter::AnswerProbes(ConnectionSlot& slot, std::vector<Pending>& probes) {

@@ -61,10 +61,15 @@ class JobWriter final : public JobStore {
   // One Run()'s connection, touched by that thread only.
   using ConnectionSlot = std::unique_ptr<pqxx::connection>;
 
-  void WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch);
+  // Stores and answers the batch; true when it held new jobs (stored or not).
+  bool WriteBatch(ConnectionSlot& slot, std::vector<Pending>& batch);
   // Adds a partition to jobs when the ids of new jobs come near the last one's bound; a failure
-  // is logged and tried again with the next batch (db::kJobPartitionRoom).
-  void MakeRoomForJobs(pqxx::connection& connection);
+  // is logged and tried again after the next batch (db::kJobPartitionRoom). Called after a
+  // batch was answered and no longer counts as in flight, by one writer at a time: creating the
+  // partition takes 10-50 ms, and its ATTACH can wait up to a second for the workers' locks on
+  // the history tables, so the requests of that batch, and of the other writers' batches
+  // meanwhile, must not wait for it. Half a partition of ids is left when it first runs.
+  void MakeRoomForJobs(ConnectionSlot& slot);
   void AnswerProbes(ConnectionSlot& slot, std::vector<Pending>& probes);
   pqxx::connection& Connection(ConnectionSlot& slot);  // connects when needed; throws
   void DropConnection(ConnectionSlot& slot, const std::exception& error);
@@ -84,6 +89,7 @@ class JobWriter final : public JobStore {
   // the first batch asks the database).
   std::atomic<std::int64_t> highest_job_id_{0};
   std::atomic<std::int64_t> partition_bound_{0};
+  std::atomic<bool> adding_partitions_{false};  // a writer is in MakeRoomForJobs
 
   // One log line when the database goes away and one when it returns, whatever the writers.
   std::atomic<bool> database_down_logged_{false};

@@ -1,6 +1,7 @@
 // The ingress in-process: Server + RequestHandler + JobWriter on real sockets and a real
 // PostgreSQL database, posted to with a real HTTP client.
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <optional>
 #include <thread>
@@ -44,6 +45,14 @@ class IngressServerTest : public ::testing::Test {
     auto connection = database_.Connect();
     pqxx::nontransaction tx(*connection);
     return tx.exec1(sql)[0].as<int>();
+  }
+  // Waits (at most 10 s) until the count `sql` reads `wanted`; false if it never does.
+  bool CountBecomes(const std::string& sql, int wanted) {
+    for (int i = 0; i < 1000; ++i) {
+      if (Count(sql) == wanted) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
   }
   payorch::testing::TestDatabase database_;
 };
@@ -111,19 +120,52 @@ TEST_F(IngressServerTest, NewJobsGetANewPartitionBeforeTheLastOneIsFull) {
   // jobs_from_1 takes ids below 1,000,001 (migration 0013). The ingress adds the next partition
   // once the ids it hands out come within db::kJobPartitionRoom of that bound; without it the
   // job after id 1,000,000 would have no partition and its webhook would be answered 503.
+  // The writer looks once a batch is answered, so the first job within that room of the bound
+  // is stored before the partition is added (here, with ten ids of room, the test waits for it).
   RunningIngress ingress(database_.url());
   ASSERT_EQ(HttpRequest(ingress.port(), "POST", "/v1/webhooks/cleeng", Authorisation("0")).status,
             200);
-  EXPECT_EQ(Count("SELECT count(*) FROM pg_partition_tree('jobs') WHERE isleaf"), 1);
+  const std::string partitions = "SELECT count(*) FROM pg_partition_tree('jobs') WHERE isleaf";
+  EXPECT_EQ(Count(partitions), 1);
   Count("SELECT setval('jobs_id_seq', 999990)::integer");
-  for (int i = 1; i <= 20; ++i) {
+  ASSERT_EQ(HttpRequest(ingress.port(), "POST", "/v1/webhooks/cleeng", Authorisation("1")).status,
+            200);
+  ASSERT_TRUE(CountBecomes(partitions, 2));
+  for (int i = 2; i <= 20; ++i) {
     const HttpResponse response = HttpRequest(ingress.port(), "POST", "/v1/webhooks/cleeng",
                                               Authorisation(std::to_string(i)));
     ASSERT_EQ(response.status, 200) << "webhook " << i << ": " << response.body;
   }
   EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 21);
   EXPECT_EQ(Count("SELECT count(*) FROM jobs_from_1000001"), 10);
-  EXPECT_EQ(Count("SELECT count(*) FROM pg_partition_tree('jobs') WHERE isleaf"), 2);
+  EXPECT_EQ(Count(partitions), 2);
+}
+
+// Adding a partition can wait: its ATTACH takes SHARE ROW EXCLUSIVE locks on the history tables
+// that the workers write (up to a second, its lock_timeout). Webhooks must not wait with it.
+TEST_F(IngressServerTest, APartitionWaitingOnTheWorkersLocksHoldsUpNoWebhook) {
+  RunningIngress ingress(database_.url());
+  ASSERT_EQ(HttpRequest(ingress.port(), "POST", "/v1/webhooks/cleeng", Authorisation("0")).status,
+            200);
+  auto worker_connection = database_.Connect();
+  pqxx::work worker(*worker_connection);  // as a worker recording an attempt
+  worker.exec0("LOCK TABLE job_attempts IN ROW EXCLUSIVE MODE");
+  Count("SELECT setval('jobs_id_seq', 999990)::integer");
+  const std::string partitions = "SELECT count(*) FROM pg_partition_tree('jobs') WHERE isleaf";
+  for (int i = 1; i <= 5; ++i) {
+    const auto started = std::chrono::steady_clock::now();
+    const HttpResponse response = HttpRequest(ingress.port(), "POST", "/v1/webhooks/cleeng",
+                                              Authorisation("held-" + std::to_string(i)));
+    const auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_EQ(response.status, 200) << "webhook " << i << ": " << response.body;
+    EXPECT_LT(took, std::chrono::milliseconds(500)) << "webhook " << i << " waited on the lock";
+  }
+  EXPECT_EQ(Count(partitions), 1);  // still waiting, or given up until the next batch
+  worker.abort();
+  ASSERT_EQ(
+      HttpRequest(ingress.port(), "POST", "/v1/webhooks/cleeng", Authorisation("after")).status,
+      200);
+  EXPECT_TRUE(CountBecomes(partitions, 2));
 }
 
 TEST_F(IngressServerTest, IgnoredTopicIsAuditedAndRejectedInputStoresNothing) {
